@@ -1,0 +1,389 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/orderflow/orderflow/eventstore"
+)
+
+// Store is the PostgreSQL event store. It is safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ eventstore.Store = (*Store)(nil)
+
+// Open returns a store on pool, whose database must have the event-store
+// migrations applied. Open also keeps positions increasing after a
+// database was restored into another cluster (see the package doc).
+func Open(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
+	// pg_current_xact_id() gives this transaction an ID: every transaction
+	// after it gets a greater one, so the offset computed here holds for all
+	// appends that follow.
+	_, err := pool.Exec(ctx, `
+UPDATE eventstore_settings s
+SET xid_offset = m.max_tx - pg_current_xact_id()::text::bigint + 1
+FROM (SELECT max(tx_id) AS max_tx FROM events) m
+WHERE m.max_tx IS NOT NULL
+  AND m.max_tx >= pg_current_xact_id()::text::bigint + s.xid_offset`)
+	if err != nil {
+		return nil, fmt.Errorf("open event store: %w", translate(err))
+	}
+	return &Store{pool: pool}, nil
+}
+
+// querier is what an append needs: the pool, or a caller's transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Expectation kinds as the append statement takes them.
+const (
+	expectAny = iota
+	expectNoStream
+	expectStreamExists
+	expectExact
+)
+
+// appendSQL writes a whole append in one statement and one round trip. The
+// current version is read and checked in the same statement; two appends
+// that both pass the check race for the same (stream_id, version), and the
+// unique constraint lets exactly one of them commit.
+const appendSQL = `
+WITH cur AS (
+    SELECT coalesce(max(version), 0) AS v FROM events WHERE stream_id = $1
+), ins AS (
+    INSERT INTO events (tx_id, event_id, stream_id, version, type, schema_version, data, metadata)
+    SELECT pg_current_xact_id()::text::bigint + s.xid_offset, e.id, $1, cur.v + e.ord, e.type, e.sv, e.data::jsonb, e.meta::jsonb
+    FROM cur, eventstore_settings s,
+         unnest($2::uuid[], $3::text[], $4::int[], $5::text[], $6::text[]) WITH ORDINALITY AS e(id, type, sv, data, meta, ord)
+    WHERE CASE $7::int
+        WHEN 1 THEN cur.v = 0
+        WHEN 2 THEN cur.v > 0
+        WHEN 3 THEN cur.v = $8::bigint
+        ELSE true END
+    ORDER BY e.ord
+    RETURNING version, tx_id, seq
+)
+SELECT cur.v, ins.version, ins.tx_id, ins.seq FROM cur LEFT JOIN ins ON true ORDER BY ins.seq`
+
+// Append implements eventstore.Appender.
+func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	return appendEvents(ctx, s.pool, stream, expected, events)
+}
+
+// AppendTx appends within the caller's transaction: the events are written
+// if and when tx commits. Until then the transaction holds back every
+// reader of the global log, so keep it short.
+func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	// A failed statement aborts a transaction; the savepoint keeps tx usable
+	// for the follow-up queries of a conflict or a retried append.
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, translate(err))
+	}
+	res, err := appendEvents(ctx, savepoint{sp}, stream, expected, events)
+	if err != nil {
+		_ = sp.Rollback(ctx)
+		return res, err
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, translate(err))
+	}
+	return res, nil
+}
+
+func appendEvents(ctx context.Context, q querier, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (eventstore.AppendResult, error) {
+	if err := eventstore.Validate(stream, events); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	n := len(events)
+	ids := make([]uuid.UUID, n)
+	types := make([]string, n)
+	versions := make([]int32, n)
+	data := make([]string, n)
+	metas := make([]string, n)
+	for i, e := range events {
+		meta, err := json.Marshal(e.Metadata)
+		if err != nil {
+			return eventstore.AppendResult{}, fmt.Errorf("%w: metadata of event %s: %v", eventstore.ErrInvalidEvent, e.ID, err)
+		}
+		ids[i], types[i], versions[i], data[i], metas[i] = e.ID, e.Type, int32(e.SchemaVersion), string(e.Data), string(meta)
+	}
+	kind, exact := expectAny, uint64(0)
+	switch v, ok := expected.Exact(); {
+	case ok:
+		kind, exact = expectExact, v
+	case expected.IsNoStream():
+		kind = expectNoStream
+	case expected.IsStreamExists():
+		kind = expectStreamExists
+	}
+
+	// Appends at any version, or to an existing stream, only fail their
+	// race by bad luck: another append took the next version first. They
+	// try again; exact expectations report the conflict.
+	for attempt := 0; ; attempt++ {
+		res, current, err := tryAppend(ctx, q, stream, kind, exact, ids, types, versions, data, metas)
+		if err == nil {
+			return res, nil
+		}
+		var pgErr *pgconn.PgError
+		raced := errors.As(err, &pgErr) && pgErr.Code == "23505"
+		if !raced && !errors.Is(err, errExpectation) {
+			return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, translate(err))
+		}
+		if prior, ok, err := replayed(ctx, q, stream, expected, ids); ok || err != nil {
+			return prior, err
+		}
+		if raced && pgErr.ConstraintName == "events_event_id_key" {
+			return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, eventstore.ErrDuplicateEventID)
+		}
+		if raced {
+			if current, err = streamVersion(ctx, q, stream); err != nil {
+				return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, err)
+			}
+			if expected.Allows(current) && attempt < 10 {
+				continue
+			}
+		}
+		return eventstore.AppendResult{}, &eventstore.VersionConflictError{Stream: stream, Expected: expected, Actual: current}
+	}
+}
+
+// errExpectation marks an append refused by its expectation before any
+// row was written.
+var errExpectation = errors.New("expectation not met")
+
+func tryAppend(ctx context.Context, q querier, stream string, kind int, exact uint64, ids []uuid.UUID, types []string, versions []int32, data, metas []string) (eventstore.AppendResult, uint64, error) {
+	rows, err := q.Query(ctx, appendSQL, stream, ids, types, versions, data, metas, kind, int64(exact))
+	if err != nil {
+		return eventstore.AppendResult{}, 0, err
+	}
+	var (
+		current int64
+		res     eventstore.AppendResult
+		written int
+	)
+	for rows.Next() {
+		var version, tx, seq *int64
+		if err := rows.Scan(&current, &version, &tx, &seq); err != nil {
+			rows.Close()
+			return eventstore.AppendResult{}, 0, err
+		}
+		if version != nil {
+			written++
+			res = eventstore.AppendResult{Version: uint64(*version), Position: position(*tx, *seq)}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return eventstore.AppendResult{}, 0, err
+	}
+	if written == 0 {
+		return eventstore.AppendResult{}, uint64(current), errExpectation
+	}
+	return res, uint64(current), nil
+}
+
+// replayed reports whether the events were already appended to stream
+// right after expected: then this append is a retry and gets the original
+// result. It returns ErrDuplicateEventID when some of the IDs are in the
+// log in any other way.
+func replayed(ctx context.Context, q querier, stream string, expected eventstore.ExpectedVersion, ids []uuid.UUID) (eventstore.AppendResult, bool, error) {
+	rows, err := q.Query(ctx, `
+SELECT e.stream_id, e.version, e.tx_id, e.seq
+FROM unnest($1::uuid[]) WITH ORDINALITY AS i(id, ord)
+LEFT JOIN events e ON e.event_id = i.id
+ORDER BY i.ord`, ids)
+	if err != nil {
+		return eventstore.AppendResult{}, false, translate(err)
+	}
+	type found struct {
+		stream  *string
+		version *int64
+		tx, seq *int64
+	}
+	var all []found
+	for rows.Next() {
+		var f found
+		if err := rows.Scan(&f.stream, &f.version, &f.tx, &f.seq); err != nil {
+			rows.Close()
+			return eventstore.AppendResult{}, false, translate(err)
+		}
+		all = append(all, f)
+	}
+	if err := rows.Err(); err != nil {
+		return eventstore.AppendResult{}, false, translate(err)
+	}
+	matched, missing := 0, 0
+	for i, f := range all {
+		switch {
+		case f.stream == nil:
+			missing++
+		case *f.stream == stream && *f.version == *all[0].version+int64(i) && all[0].version != nil:
+			matched++
+		}
+	}
+	switch {
+	case missing == len(all):
+		return eventstore.AppendResult{}, false, nil
+	case matched == len(all) && expected.Allows(uint64(*all[0].version)-1):
+		last := all[len(all)-1]
+		return eventstore.AppendResult{Version: uint64(*last.version), Position: position(*last.tx, *last.seq)}, true, nil
+	default:
+		return eventstore.AppendResult{}, false, fmt.Errorf("append to %s: %w", stream, eventstore.ErrDuplicateEventID)
+	}
+}
+
+func streamVersion(ctx context.Context, q querier, stream string) (uint64, error) {
+	var v int64
+	err := q.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1`, stream).Scan(&v)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return uint64(v), nil
+}
+
+const eventColumns = `tx_id, seq, event_id, stream_id, version, type, schema_version, data, metadata, recorded_at`
+
+// ReadStream implements eventstore.StreamReader.
+func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events
+WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`, stream, int64(max(from, 1)), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read %s from %d: %w", stream, from, translate(err))
+	}
+	out, err := scanEvents(rows, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read %s from %d: %w", stream, from, err)
+	}
+	if len(out) == 0 {
+		var exists bool
+		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE stream_id = $1)`, stream).Scan(&exists); err != nil {
+			return nil, fmt.Errorf("read %s: %w", stream, translate(err))
+		}
+		if !exists {
+			return nil, fmt.Errorf("read %s: %w", stream, eventstore.ErrStreamNotFound)
+		}
+	}
+	return out, nil
+}
+
+// visibleBelow is the first transaction ID whose events a reader may not
+// see yet: the xmin of the statement's own snapshot, shifted like the IDs.
+const visibleBelow = `(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint + xid_offset FROM eventstore_settings)`
+
+// ReadAll implements eventstore.LogReader.
+func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, limit int) ([]eventstore.RecordedEvent, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events
+WHERE (tx_id, seq) > ($1, $2) AND tx_id < `+visibleBelow+`
+ORDER BY tx_id, seq LIMIT $3`, int64(from.Commit), int64(from.Prepare), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read log after %s: %w", from, translate(err))
+	}
+	out, err := scanEvents(rows, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read log after %s: %w", from, err)
+	}
+	return out, nil
+}
+
+// Head implements eventstore.LogReader.
+func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
+	var tx, seq int64
+	err := s.pool.QueryRow(ctx, `SELECT tx_id, seq FROM events WHERE tx_id < `+visibleBelow+`
+ORDER BY tx_id DESC, seq DESC LIMIT 1`).Scan(&tx, &seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return eventstore.Position{}, nil
+	}
+	if err != nil {
+		return eventstore.Position{}, fmt.Errorf("read log head: %w", translate(err))
+	}
+	return position(tx, seq), nil
+}
+
+// LogBlocker is a transaction that holds the global log back: no reader
+// sees events committed after it started until it ends.
+type LogBlocker struct {
+	PID            int // 0 for a prepared transaction
+	Database       string
+	User           string
+	Application    string
+	State          string
+	TransactionID  int64
+	TransactionAge time.Duration
+	Query          string
+}
+
+// LogBlockers lists the transactions with an ID, oldest first: the first
+// one holds the log back. Appends in flight show up here for a moment;
+// a blocker worth a look is one whose age keeps growing.
+func (s *Store) LogBlockers(ctx context.Context) ([]LogBlocker, error) {
+	rows, err := s.pool.Query(ctx, `
+SELECT coalesce(pid, 0), coalesce(database, ''), coalesce(username, ''), coalesce(application_name, ''),
+       coalesce(state, ''), xid, coalesce(transaction_age, '0'), coalesce(query, '')
+FROM eventstore_log_blockers WHERE pid IS DISTINCT FROM pg_backend_pid() ORDER BY xid_age DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list log blockers: %w", translate(err))
+	}
+	blockers, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (LogBlocker, error) {
+		var b LogBlocker
+		err := row.Scan(&b.PID, &b.Database, &b.User, &b.Application, &b.State, &b.TransactionID, &b.TransactionAge, &b.Query)
+		return b, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list log blockers: %w", translate(err))
+	}
+	return blockers, nil
+}
+
+func scanEvents(rows pgx.Rows, limit int) ([]eventstore.RecordedEvent, error) {
+	out := make([]eventstore.RecordedEvent, 0, min(limit, 1024))
+	for rows.Next() {
+		var (
+			e       eventstore.RecordedEvent
+			tx, seq int64
+			version int64
+			meta    []byte
+		)
+		if err := rows.Scan(&tx, &seq, &e.ID, &e.StreamID, &version, &e.Type, &e.SchemaVersion, &e.Data, &meta, &e.RecordedAt); err != nil {
+			rows.Close()
+			return nil, translate(err)
+		}
+		if err := json.Unmarshal(meta, &e.Metadata); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("event %s: metadata: %w", e.ID, err)
+		}
+		e.Version, e.Position = uint64(version), position(tx, seq)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err)
+	}
+	return out, nil
+}
+
+func position(tx, seq int64) eventstore.Position {
+	return eventstore.Position{Commit: uint64(tx), Prepare: uint64(seq)}
+}
+
+// savepoint adapts a nested pgx.Tx to querier.
+type savepoint struct{ tx pgx.Tx }
+
+func (s savepoint) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return s.tx.Query(ctx, sql, args...)
+}
+
+func (s savepoint) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return s.tx.QueryRow(ctx, sql, args...)
+}

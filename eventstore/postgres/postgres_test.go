@@ -1,0 +1,328 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/eventstore/postgres"
+	"github.com/orderflow/orderflow/eventstore/storetest"
+	"github.com/orderflow/orderflow/internal/pgtest"
+	"github.com/orderflow/orderflow/migrations"
+)
+
+func testContext(tb testing.TB, d time.Duration) context.Context {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// newStore gives each test a database of its own with the event-store
+// migrations applied.
+func newStore(tb testing.TB) (*postgres.Store, *pgxpool.Pool) {
+	tb.Helper()
+	url := pgtest.NewDatabase(tb)
+	ctx := testContext(tb, time.Minute)
+	if err := migrations.Up(ctx, url, migrations.EventStore()); err != nil {
+		tb.Fatalf("migrate: %v", err)
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.MaxConns = 40
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		tb.Fatalf("connect: %v", err)
+	}
+	tb.Cleanup(pool.Close)
+	s, err := postgres.Open(ctx, pool)
+	if err != nil {
+		tb.Fatalf("open: %v", err)
+	}
+	return s, pool
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) eventstore.Store {
+		s, _ := newStore(t)
+		return s
+	})
+}
+
+func ev(typ string) eventstore.EventData {
+	return eventstore.EventData{ID: uuid.New(), Type: typ, SchemaVersion: 1, Data: []byte(`{"k":"v"}`)}
+}
+
+func TestEventIDUsedInAnotherStream(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := testContext(t, time.Minute)
+	e := ev("A")
+	if _, err := s.Append(ctx, "a", eventstore.NoStream(), e); err != nil {
+		t.Fatal(err)
+	}
+	for _, exp := range []eventstore.ExpectedVersion{eventstore.NoStream(), eventstore.Any()} {
+		if _, err := s.Append(ctx, "b", exp, ev("B"), e); !errors.Is(err, eventstore.ErrDuplicateEventID) {
+			t.Fatalf("append at %s: err = %v, want ErrDuplicateEventID", exp, err)
+		}
+	}
+	if _, err := s.ReadStream(ctx, "b", 1, 10); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Fatalf("refused append wrote to b: %v", err)
+	}
+}
+
+// TestOpenTransactionHoldsReadersBack shows the mechanism that keeps the
+// log gap-free: an event committed after an older, still open transaction
+// stays invisible to log readers until that transaction ends, and then
+// both appear in transaction order.
+func TestOpenTransactionHoldsReadersBack(t *testing.T) {
+	s, pool := newStore(t)
+	ctx := testContext(t, time.Minute)
+	start, err := s.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	slow, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Rollback(ctx)
+	first := ev("First")
+	if _, err := s.AppendTx(ctx, slow, "slow", eventstore.NoStream(), first); err != nil {
+		t.Fatal(err)
+	}
+	second := ev("Second")
+	if _, err := s.Append(ctx, "fast", eventstore.NoStream(), second); err != nil {
+		t.Fatal(err)
+	}
+
+	if got, err := s.ReadAll(ctx, start, 10); err != nil || len(got) != 0 {
+		t.Fatalf("read past an open transaction: %d events, err %v; want none", len(got), err)
+	}
+	if head, err := s.Head(ctx); err != nil || head != start {
+		t.Fatalf("head moved past an open transaction: %s, err %v", head, err)
+	}
+	blockers, err := s.LogBlockers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid uint32
+	if err := slow.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if len(blockers) == 0 || blockers[0].PID != int(pid) {
+		t.Fatalf("log blockers = %+v, want the open transaction's backend %d first", blockers, pid)
+	}
+
+	if err := slow.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ReadAll(ctx, start, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != first.ID || got[1].ID != second.ID {
+		t.Fatalf("after commit the log holds %v, want First then Second", got)
+	}
+}
+
+// TestConcurrentWritersAndTailingReader is the stress test of the global
+// log: many writers, some rolling back and some holding their transaction
+// open, and a reader tailing the log meanwhile. The reader must see every
+// committed event exactly once, in the order a later full read gives.
+func TestConcurrentWritersAndTailingReader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stress test")
+	}
+	s, pool := newStore(t)
+	ctx := testContext(t, 3*time.Minute)
+
+	const writers, txPerWriter = 16, 30
+	var (
+		committed sync.Map // event ID -> struct{}
+		nCommit   atomic.Int64
+		nRollback atomic.Int64
+		wg        sync.WaitGroup
+		done      = make(chan struct{})
+		writeErr  = make(chan error, writers)
+	)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 42))
+			for i := range txPerWriter {
+				if err := writeOne(ctx, s, pool, rng, fmt.Sprintf("stress-%d-%d", w, i%4), &committed, &nCommit, &nRollback); err != nil {
+					writeErr <- fmt.Errorf("writer %d tx %d: %w", w, i, err)
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+
+	var seen []eventstore.RecordedEvent
+	var from eventstore.Position
+	tail := func() int {
+		batch, err := s.ReadAll(ctx, from, 37)
+		if err != nil {
+			t.Fatalf("tail after %s: %v", from, err)
+		}
+		if len(batch) > 0 {
+			seen = append(seen, batch...)
+			from = batch[len(batch)-1].Position
+		}
+		return len(batch)
+	}
+tailing:
+	for {
+		select {
+		case <-done:
+			break tailing
+		default:
+			if tail() == 0 {
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+	}
+	close(writeErr)
+	for err := range writeErr {
+		t.Fatal(err)
+	}
+	for tail() > 0 {
+	}
+
+	t.Logf("%d transactions committed, %d rolled back, %d events tailed", nCommit.Load(), nRollback.Load(), len(seen))
+	if nRollback.Load() == 0 || nCommit.Load() == 0 {
+		t.Fatal("the stress run did not exercise both commits and rollbacks")
+	}
+	ids := map[uuid.UUID]bool{}
+	for i, e := range seen {
+		if ids[e.ID] {
+			t.Fatalf("event %s read twice", e.ID)
+		}
+		ids[e.ID] = true
+		if _, ok := committed.Load(e.ID); !ok {
+			t.Fatalf("event %s was read but never committed", e.ID)
+		}
+		if i > 0 && e.Position.Compare(seen[i-1].Position) <= 0 {
+			t.Fatalf("positions go backwards: %s then %s", seen[i-1].Position, e.Position)
+		}
+	}
+	committed.Range(func(id, _ any) bool {
+		if !ids[id.(uuid.UUID)] {
+			t.Errorf("committed event %s was never read", id)
+		}
+		return true
+	})
+	// One consistent order: a full read now gives exactly what the tailing
+	// reader saw, event by event.
+	var again []eventstore.RecordedEvent
+	for p := (eventstore.Position{}); ; {
+		batch, err := s.ReadAll(ctx, p, 500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		again = append(again, batch...)
+		p = batch[len(batch)-1].Position
+	}
+	if len(again) != len(seen) {
+		t.Fatalf("a full read returns %d events, the tailing reader saw %d", len(again), len(seen))
+	}
+	for i := range again {
+		if again[i].ID != seen[i].ID || again[i].Position != seen[i].Position {
+			t.Fatalf("event %d differs between the tailing read and a full read", i)
+		}
+	}
+}
+
+// writeOne runs one writer transaction: 1-3 events to a stream, then a
+// commit, a rollback (one in five) or a commit after holding the
+// transaction open for a while (one in eight).
+func writeOne(ctx context.Context, s *postgres.Store, pool *pgxpool.Pool, rng *rand.Rand, stream string, committed *sync.Map, nCommit, nRollback *atomic.Int64) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	evs := make([]eventstore.EventData, 1+rng.IntN(3))
+	for i := range evs {
+		evs[i] = ev("Stress")
+	}
+	if _, err := s.AppendTx(ctx, tx, stream, eventstore.Any(), evs...); err != nil {
+		return err
+	}
+	switch {
+	case rng.IntN(5) == 0:
+		nRollback.Add(1)
+		return tx.Rollback(ctx)
+	case rng.IntN(8) == 0:
+		time.Sleep(time.Duration(20+rng.IntN(80)) * time.Millisecond)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	nCommit.Add(1)
+	for _, e := range evs {
+		committed.Store(e.ID, struct{}{})
+	}
+	return nil
+}
+
+// TestPositionsKeepIncreasingAfterRestore simulates a dump restored into a
+// cluster whose transaction IDs are far below the recorded ones.
+func TestPositionsKeepIncreasingAfterRestore(t *testing.T) {
+	s, pool := newStore(t)
+	ctx := testContext(t, time.Minute)
+	if _, err := s.Append(ctx, "old", eventstore.NoStream(), ev("Old"), ev("Old")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE events SET tx_id = tx_id + 5000000000`); err != nil {
+		t.Fatal(err)
+	}
+	s, err := postgres.Open(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := s.ReadAll(ctx, eventstore.Position{}, 10)
+	if err != nil || len(old) != 2 {
+		t.Fatalf("after restore the old events read as %d, err %v; want 2", len(old), err)
+	}
+	res, err := s.Append(ctx, "new", eventstore.NoStream(), ev("New"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Position.Compare(old[1].Position) <= 0 {
+		t.Fatalf("new event at %s sorts before the restored %s", res.Position, old[1].Position)
+	}
+	got, err := s.ReadAll(ctx, old[1].Position, 10)
+	if err != nil || len(got) != 1 || got[0].Position != res.Position {
+		t.Fatalf("a reader at the last restored position reads %v, err %v; want the new event", got, err)
+	}
+}
+
+func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
+	ctx := testContext(t, 10*time.Second)
+	pool, err := pgxpool.New(ctx, "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := postgres.Open(ctx, pool); !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Fatalf("open: err = %v, want ErrUnavailable", err)
+	}
+}
