@@ -29,6 +29,12 @@ func transient(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return true // the database did not answer in time
 	}
+	// A failed connection attempt is transient whatever the server said
+	// (for example 55000 "database not accepting connections").
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code[:2] {
@@ -41,7 +47,6 @@ func transient(err error) bool {
 		}
 		return false
 	}
-	var connectErr *pgconn.ConnectError
 	var netErr net.Error
-	return errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) || pgconn.Timeout(err)
+	return errors.As(err, &netErr) || pgconn.SafeToRetry(err) || pgconn.Timeout(err)
 }

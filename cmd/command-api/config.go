@@ -1,0 +1,152 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/orderflow/orderflow/internal/backend"
+)
+
+// config is the service's whole configuration, read from the environment once at start-up.
+type config struct {
+	HTTPAddr      string        // HTTP_ADDR, default ":8080"
+	EventStoreURL string        // EVENTSTORE_URL, default DATABASE_URL
+	DatabaseURL   string        // DATABASE_URL, required
+	StoreTimeout  time.Duration // STORE_TIMEOUT, default 5s: each event-store and database call
+	// RequestTimeout (REQUEST_TIMEOUT, default 10s) bounds a whole request, retries included.
+	RequestTimeout time.Duration
+	// ShutdownTimeout (SHUTDOWN_TIMEOUT, default 20s) is how long in-flight requests get after SIGTERM.
+	ShutdownTimeout time.Duration
+	IdempotencyTTL  time.Duration // IDEMPOTENCY_TTL, default 24h
+	// CleanupInterval (IDEMPOTENCY_CLEANUP_INTERVAL, default 5m) is how often expired records go.
+	CleanupInterval time.Duration
+	BreakerFailures uint32        // BREAKER_FAILURES, default 5: outages in a row that open the breaker
+	BreakerOpenFor  time.Duration // BREAKER_OPEN_FOR, default 10s
+	// EventStoreMaxConns (EVENTSTORE_MAX_CONNS, default 16) caps the PostgreSQL event store's pool.
+	EventStoreMaxConns int32
+	// DatabaseMaxConns (DATABASE_MAX_CONNS, default 32) caps the idempotency pool, which holds a
+	// connection for each request with an Idempotency-Key while it runs.
+	DatabaseMaxConns int32
+	LogLevel         slog.Level // LOG_LEVEL, default info
+}
+
+// loadConfig reads the configuration through getenv and validates it. The error names every setting
+// that is missing or malformed.
+func loadConfig(getenv func(string) string) (config, error) {
+	p := parser{getenv: getenv}
+	cfg := config{
+		HTTPAddr:           p.str("HTTP_ADDR", ":8080"),
+		DatabaseURL:        p.str("DATABASE_URL", ""),
+		StoreTimeout:       p.duration("STORE_TIMEOUT", 5*time.Second),
+		RequestTimeout:     p.duration("REQUEST_TIMEOUT", 10*time.Second),
+		ShutdownTimeout:    p.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
+		IdempotencyTTL:     p.duration("IDEMPOTENCY_TTL", 24*time.Hour),
+		CleanupInterval:    p.duration("IDEMPOTENCY_CLEANUP_INTERVAL", 5*time.Minute),
+		BreakerFailures:    uint32(p.integer("BREAKER_FAILURES", 5, 1<<20)),
+		BreakerOpenFor:     p.duration("BREAKER_OPEN_FOR", 10*time.Second),
+		EventStoreMaxConns: int32(p.integer("EVENTSTORE_MAX_CONNS", 16, 10_000)),
+		DatabaseMaxConns:   int32(p.integer("DATABASE_MAX_CONNS", 32, 10_000)),
+		LogLevel:           p.level("LOG_LEVEL", slog.LevelInfo),
+	}
+	cfg.EventStoreURL = p.str("EVENTSTORE_URL", cfg.DatabaseURL)
+	return cfg, errors.Join(append(p.errs, cfg.Validate())...)
+}
+
+// Validate checks what parsing cannot: required settings and the shape of addresses and URLs. It
+// joins one error per bad setting, each starting with the setting's name. URLs are never quoted in
+// errors: they may hold a password.
+func (c config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || port == "" {
+		bad("HTTP_ADDR", "want host:port or :port, got %q", c.HTTPAddr)
+	}
+	if c.DatabaseURL == "" {
+		bad("DATABASE_URL", "missing: set the PostgreSQL connection string")
+	} else if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
+		bad("DATABASE_URL", "not a valid PostgreSQL connection string")
+	}
+	switch kind, err := backend.KindOf(c.EventStoreURL); {
+	case c.EventStoreURL == "":
+		// DATABASE_URL is missing too, and said so.
+	case err != nil && c.EventStoreURL == c.DatabaseURL:
+		bad("EVENTSTORE_URL", "not set, and DATABASE_URL is not a postgres:// URL to use instead")
+	case err != nil:
+		bad("EVENTSTORE_URL", "%v", err)
+	case kind == backend.Postgres && c.EventStoreURL != c.DatabaseURL:
+		if _, err := pgxpool.ParseConfig(c.EventStoreURL); err != nil {
+			bad("EVENTSTORE_URL", "not a valid PostgreSQL connection string")
+		}
+	}
+	for name, d := range map[string]time.Duration{
+		"STORE_TIMEOUT": c.StoreTimeout, "REQUEST_TIMEOUT": c.RequestTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
+		"IDEMPOTENCY_TTL": c.IdempotencyTTL, "IDEMPOTENCY_CLEANUP_INTERVAL": c.CleanupInterval, "BREAKER_OPEN_FOR": c.BreakerOpenFor,
+	} {
+		if d <= 0 {
+			bad(name, "must be positive")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// parser reads settings and collects one error per malformed one; a malformed setting takes its
+// default so that the others are still checked.
+type parser struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (p *parser) str(name, def string) string {
+	if v := strings.TrimSpace(p.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	v := p.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		p.errs = append(p.errs, fmt.Errorf("%s: want a positive duration such as 5s or 250ms, got %q", name, v))
+		return def
+	}
+	return d
+}
+
+func (p *parser) integer(name string, def, max int) int {
+	v := p.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		p.errs = append(p.errs, fmt.Errorf("%s: want a whole number from 1 to %d, got %q", name, max, v))
+		return def
+	}
+	return n
+}
+
+func (p *parser) level(name string, def slog.Level) slog.Level {
+	v := p.str(name, "")
+	if v == "" {
+		return def
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		p.errs = append(p.errs, fmt.Errorf("%s: want debug, info, warn or error, got %q", name, v))
+		return def
+	}
+	return l
+}

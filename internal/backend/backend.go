@@ -1,0 +1,128 @@
+// Package backend opens the event store a service is configured with, chosen by the scheme of a
+// connection string, so that every service (command API, projector, query API) selects its backend the
+// same way:
+//
+//	postgres://, postgresql://                        eventstore/postgres on a pgx pool
+//	esdb://, kurrentdb://, kurrent:// (and +discover)  eventstore/esdb (EventStoreDB / KurrentDB)
+//
+// It does not apply migrations: PostgreSQL's event-store schema is the service's business
+// (migrations.EventStore), and must be in place before Open.
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/eventstore/esdb"
+	"github.com/orderflow/orderflow/eventstore/postgres"
+)
+
+// Kind is a family of event-store backends.
+type Kind int
+
+const (
+	Postgres Kind = iota + 1
+	EventStoreDB
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Postgres:
+		return "postgres"
+	case EventStoreDB:
+		return "esdb"
+	default:
+		return fmt.Sprintf("Kind(%d)", int(k))
+	}
+}
+
+// ErrUnknownScheme is returned for a connection string whose scheme names no backend.
+var ErrUnknownScheme = errors.New("unknown event store scheme: want postgres://, postgresql://, esdb:// or kurrentdb://")
+
+// KindOf returns the backend url selects, without connecting. Configuration checks use it to reject a
+// bad setting before anything starts.
+func KindOf(url string) (Kind, error) {
+	scheme, _, ok := strings.Cut(url, "://")
+	if !ok {
+		return 0, ErrUnknownScheme
+	}
+	switch strings.ToLower(scheme) {
+	case "postgres", "postgresql":
+		return Postgres, nil
+	case "esdb", "esdb+discover", "kurrentdb", "kurrentdb+discover", "kurrent", "kurrent+discover":
+		return EventStoreDB, nil
+	default:
+		// Not quoting the whole URL: it may hold a password.
+		return 0, fmt.Errorf("%w (got %q)", ErrUnknownScheme, scheme)
+	}
+}
+
+// Options tune Open. The zero value is usable.
+type Options struct {
+	// Logger receives the EventStoreDB client's own log lines; nil discards them.
+	Logger *slog.Logger
+	// Timeout bounds calls whose ctx has no deadline (EventStoreDB only: the PostgreSQL store relies
+	// on its callers' deadlines).
+	Timeout time.Duration
+	// MaxConns caps the PostgreSQL pool (0: pgx's default, or pool_max_conns in the URL).
+	MaxConns int32
+}
+
+// Open connects to the event store at url and returns it with a function that releases its
+// connections. It fails if the store cannot be reached within ctx's deadline; such failures wrap
+// eventstore.ErrUnavailable.
+func Open(ctx context.Context, url string, opts Options) (eventstore.Store, func(), error) {
+	kind, err := KindOf(url)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch kind {
+	case Postgres:
+		return openPostgres(ctx, url, opts.MaxConns)
+	default:
+		return openESDB(ctx, url, opts)
+	}
+}
+
+func openPostgres(ctx context.Context, url string, maxConns int32) (eventstore.Store, func(), error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgconn's parse errors do not repeat the password.
+		return nil, nil, fmt.Errorf("event store: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("event store: %w", err)
+	}
+	store, err := postgres.Open(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return store, pool.Close, nil
+}
+
+func openESDB(ctx context.Context, url string, opts Options) (eventstore.Store, func(), error) {
+	var esdbOpts []esdb.Option
+	if opts.Logger != nil {
+		esdbOpts = append(esdbOpts, esdb.WithLogger(opts.Logger))
+	}
+	if opts.Timeout > 0 {
+		esdbOpts = append(esdbOpts, esdb.WithTimeout(opts.Timeout))
+	}
+	store, err := esdb.Open(ctx, url, esdbOpts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, func() { _ = store.Close() }, nil
+}

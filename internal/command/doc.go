@@ -1,0 +1,19 @@
+// Package command is the write side of the order platform: it runs a domain command against an order
+// rebuilt from its event stream and appends the events the command produced.
+//
+// One call of [Service.Execute] is one command on one order:
+//
+//  1. wait for the order's in-process lock, so that commands on one order in one process queue up
+//     instead of conflicting;
+//  2. read the order's stream ("order-" + its UUID) and rebuild the order;
+//  3. if the request carries an idempotency key and the stream already holds the events derived from
+//     it, answer from them: the command was applied before (see ids.go);
+//  4. check If-Match, decide with [domain.Decide] and the injected clock, and append with the version
+//     that was read as the expected one;
+//  5. on a version conflict without If-Match, read what was added meanwhile and decide again, a few
+//     times with jittered exponential backoff, then give up with [ErrConflict]. With If-Match a
+//     conflict is a [PreconditionError].
+//
+// Optimistic concurrency in the store is what keeps an order consistent; the lock only saves work
+// within one process. Any number of replicas can run side by side.
+package command

@@ -1,0 +1,31 @@
+package command
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrConflict: the order kept changing under the command until the retries ran out.
+	ErrConflict = errors.New("order changed concurrently too often; retry later")
+	// ErrPreconditionFailed: the order is not at the version the caller required. The error is a
+	// *PreconditionError.
+	ErrPreconditionFailed = errors.New("precondition failed")
+)
+
+// PreconditionError reports an order that was not at the version the request's If-Match named, when it
+// was read or when the events were appended.
+type PreconditionError struct {
+	Expected uint64
+	// Current is the order's version when the mismatch was seen; 0 means it does not exist.
+	Current uint64
+}
+
+func (e *PreconditionError) Error() string {
+	return fmt.Sprintf("order is at version %d, not %d: %v", e.Current, e.Expected, ErrPreconditionFailed)
+}
+
+func (e *PreconditionError) Unwrap() error { return ErrPreconditionFailed }
+
+// CurrentVersion is what an HTTP layer reports as the current version.
+func (e *PreconditionError) CurrentVersion() uint64 { return e.Current }

@@ -1,0 +1,308 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/google/uuid"
+
+	"github.com/orderflow/orderflow/domain"
+	"github.com/orderflow/orderflow/eventstore"
+)
+
+// StreamName returns the name of the event stream of order id.
+func StreamName(id uuid.UUID) string { return "order-" + id.String() }
+
+// store is what the service needs of the event store.
+type store interface {
+	eventstore.Appender
+	eventstore.StreamReader
+}
+
+// Options tune a Service. Zero fields take the defaults.
+type Options struct {
+	// Now is the clock commands are decided with (default time.Now).
+	Now func() time.Time
+	// StoreTimeout bounds each call to the store (default 5 s).
+	StoreTimeout time.Duration
+	// MaxAttempts bounds the attempts of a command without If-Match that meets version conflicts
+	// (default 8).
+	MaxAttempts int
+	// RetryInitial and RetryMax shape the jittered exponential backoff between attempts (defaults 5 ms
+	// and 250 ms).
+	RetryInitial, RetryMax time.Duration
+	// Logger gets a debug line for each retry (default: discard).
+	Logger *slog.Logger
+}
+
+// Service executes commands. It is safe for concurrent use.
+type Service struct {
+	store        store
+	now          func() time.Time
+	storeTimeout time.Duration
+	maxAttempts  int
+	retryInitial time.Duration
+	retryMax     time.Duration
+	log          *slog.Logger
+	locks        *keyedMutex
+}
+
+// NewService returns a service that keeps orders in store.
+func NewService(store store, opts Options) *Service {
+	s := &Service{
+		store:        store,
+		now:          opts.Now,
+		storeTimeout: opts.StoreTimeout,
+		maxAttempts:  opts.MaxAttempts,
+		retryInitial: opts.RetryInitial,
+		retryMax:     opts.RetryMax,
+		log:          opts.Logger,
+		locks:        newKeyedMutex(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.storeTimeout <= 0 {
+		s.storeTimeout = 5 * time.Second
+	}
+	if s.maxAttempts <= 0 {
+		s.maxAttempts = 8
+	}
+	if s.retryInitial <= 0 {
+		s.retryInitial = 5 * time.Millisecond
+	}
+	if s.retryMax <= 0 {
+		s.retryMax = 250 * time.Millisecond
+	}
+	return s
+}
+
+// Request is one command on one order.
+type Request struct {
+	// OrderID is the order the command is for. A CreateOrder may leave it (and its own OrderID) zero:
+	// the service then derives the ID from IdempotencyKey, or draws a random one without a key.
+	OrderID uuid.UUID
+	Command domain.Command
+	// IfMatch, when set, is the version the order must be at: when it is read and when the events are
+	// appended. A mismatch is a *PreconditionError and the command is not retried.
+	IfMatch *uint64
+	// IdempotencyKey, when set, makes the event IDs derived from it (see ids.go).
+	IdempotencyKey string
+	// Metadata is recorded with every event; the service fills in Command.
+	Metadata eventstore.Metadata
+}
+
+// Result is the outcome of a command that was applied.
+type Result struct {
+	OrderID uuid.UUID
+	// Version is the order's stream version after the command.
+	Version uint64
+	// Position is the global log position of the command's last event.
+	Position eventstore.Position
+	// Created tells that the command created the order.
+	Created bool
+}
+
+// Execute runs req's command and appends its events. Besides the store's errors it returns:
+//
+//   - the domain's errors, wrapped, for a command the order refuses (errors.Is with
+//     domain.ErrOrderNotFound, domain.ErrNotDraft, ...) and for invalid input;
+//   - a *PreconditionError (ErrPreconditionFailed) when IfMatch does not hold;
+//   - ErrConflict when the order kept changing through every attempt;
+//   - ctx's error if ctx ends first.
+//
+// A command that fails writes nothing.
+func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
+	req, err := resolveOrderID(req)
+	if err != nil {
+		return Result{}, err
+	}
+	stream := StreamName(req.OrderID)
+	unlock, err := s.locks.lock(ctx, stream)
+	if err != nil {
+		return Result{}, fmt.Errorf("wait for order %s: %w", req.OrderID, err)
+	}
+	defer unlock()
+
+	x := &execution{
+		Service: s,
+		req:     req,
+		stream:  stream,
+		ids:     &eventIDs{key: req.IdempotencyKey, order: req.OrderID},
+		order:   &domain.Order{},
+	}
+	attempts := 0
+	res, err := backoff.Retry(ctx, func() (Result, error) {
+		attempts++
+		res, err := x.attempt(ctx)
+		if errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+			return res, err // someone else appended in between: read their events and decide again
+		}
+		return res, backoff.Permanent(err)
+	},
+		backoff.WithBackOff(&backoff.ExponentialBackOff{
+			InitialInterval:     s.retryInitial,
+			RandomizationFactor: 0.5, // replicas that collided once should not collide again in step
+			Multiplier:          2,
+			MaxInterval:         s.retryMax,
+		}),
+		backoff.WithMaxTries(uint(s.maxAttempts)),
+		backoff.WithNotify(func(err error, wait time.Duration) {
+			s.log.DebugContext(ctx, "version conflict; deciding again", "order_id", req.OrderID.String(),
+				"command", req.Command.CommandName(), "attempt", attempts, "wait", wait.String(), "error", err.Error())
+		}),
+		backoff.WithMaxElapsedTime(0), // ctx's deadline bounds the whole
+	)
+	if errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+		return Result{}, fmt.Errorf("%s on order %s after %d attempts: %w: %w",
+			req.Command.CommandName(), req.OrderID, attempts, ErrConflict, err)
+	}
+	return res, err
+}
+
+// resolveOrderID settles which order req is for.
+func resolveOrderID(req Request) (Request, error) {
+	if req.Command == nil {
+		return req, fmt.Errorf("%w: no command", domain.ErrUnknownCommand)
+	}
+	create, ok := req.Command.(domain.CreateOrder)
+	if !ok {
+		if req.OrderID == uuid.Nil {
+			return req, domain.ErrInvalidOrderID
+		}
+		return req, nil
+	}
+	switch {
+	case req.OrderID != uuid.Nil && create.OrderID != uuid.Nil && req.OrderID != create.OrderID:
+		return req, fmt.Errorf("%w: request for %s, command for %s", domain.ErrInvalidOrderID, req.OrderID, create.OrderID)
+	case req.OrderID == uuid.Nil && create.OrderID != uuid.Nil:
+		req.OrderID = create.OrderID
+	case req.OrderID == uuid.Nil && req.IdempotencyKey != "":
+		req.OrderID = derivedOrderID(req.IdempotencyKey)
+	case req.OrderID == uuid.Nil:
+		req.OrderID = uuid.New()
+	}
+	create.OrderID = req.OrderID
+	req.Command = create
+	return req, nil
+}
+
+// readBatch is how many events one ReadStream call asks for while loading an order.
+const readBatch = 1000
+
+// execution is one command's state across its attempts. The order and its recorded events are kept
+// between attempts, so that a retry reads only the events appended since.
+type execution struct {
+	*Service
+	req      Request
+	stream   string
+	ids      *eventIDs
+	order    *domain.Order
+	recorded []eventstore.RecordedEvent
+}
+
+func (x *execution) attempt(ctx context.Context) (Result, error) {
+	if err := x.catchUp(ctx); err != nil {
+		return Result{}, err
+	}
+	_, creates := x.req.Command.(domain.CreateOrder)
+	if x.req.IdempotencyKey != "" {
+		if last, ok := x.applied(); ok {
+			return Result{OrderID: x.req.OrderID, Version: last.Version, Position: last.Position, Created: creates}, nil
+		}
+	}
+	version := x.order.Version()
+	if x.req.IfMatch != nil && *x.req.IfMatch != version {
+		return Result{}, &PreconditionError{Expected: *x.req.IfMatch, Current: version}
+	}
+
+	events, err := domain.Decide(x.order, x.req.Command, x.now())
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", x.req.Command.CommandName(), err)
+	}
+	data, err := x.encode(events)
+	if err != nil {
+		return Result{}, err
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, x.storeTimeout)
+	defer cancel()
+	res, err := x.store.Append(ctx, x.stream, eventstore.Exact(version), data...)
+	var conflict *eventstore.VersionConflictError
+	if x.req.IfMatch != nil && errors.As(err, &conflict) {
+		return Result{}, &PreconditionError{Expected: *x.req.IfMatch, Current: conflict.Actual}
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{OrderID: x.req.OrderID, Version: res.Version, Position: res.Position, Created: creates}, nil
+}
+
+// catchUp reads the events appended to the stream since the last read and applies them.
+func (x *execution) catchUp(ctx context.Context) error {
+	for {
+		batch, err := x.read(ctx, uint64(len(x.recorded))+1)
+		if errors.Is(err, eventstore.ErrStreamNotFound) && len(x.recorded) == 0 {
+			return nil // a new order
+		}
+		if err != nil {
+			return err
+		}
+		for _, r := range batch {
+			e, err := domain.UnmarshalEvent(r.Type, r.SchemaVersion, r.Data)
+			if err != nil {
+				return fmt.Errorf("load %s at version %d: %w", x.stream, r.Version, err)
+			}
+			x.order.Apply(e)
+			x.recorded = append(x.recorded, r)
+		}
+		if len(batch) < readBatch {
+			return nil
+		}
+	}
+}
+
+func (x *execution) read(ctx context.Context, from uint64) ([]eventstore.RecordedEvent, error) {
+	ctx, cancel := context.WithTimeout(ctx, x.storeTimeout)
+	defer cancel()
+	return x.store.ReadStream(ctx, x.stream, from, readBatch)
+}
+
+// applied looks for the events derived from the request's idempotency key and returns the last of
+// them. A command's events are appended all or none and in one piece, so they are the run of
+// consecutive events starting at the first derived ID.
+func (x *execution) applied() (eventstore.RecordedEvent, bool) {
+	first := x.ids.id(0)
+	for i, r := range x.recorded {
+		if r.ID != first {
+			continue
+		}
+		last := i
+		for last+1 < len(x.recorded) && x.recorded[last+1].ID == x.ids.id(last+1-i) {
+			last++
+		}
+		return x.recorded[last], true
+	}
+	return eventstore.RecordedEvent{}, false
+}
+
+func (x *execution) encode(events []domain.Event) ([]eventstore.EventData, error) {
+	md := x.req.Metadata
+	md.Command = x.req.Command.CommandName()
+	data := make([]eventstore.EventData, len(events))
+	for i, e := range events {
+		typ, version, payload, err := domain.MarshalEvent(e)
+		if err != nil {
+			return nil, err
+		}
+		data[i] = eventstore.EventData{ID: x.ids.id(i), Type: typ, SchemaVersion: version, Data: payload, Metadata: md}
+	}
+	return data, nil
+}

@@ -1,0 +1,99 @@
+// Package commandapi is the command side's REST API: one endpoint per order command, on echo, with
+// idempotency keys, If-Match preconditions and RFC 9457 problem responses (see internal/httpapi for
+// the error mapping). Its contract is the OpenAPI document openapi.json in this package, served at
+// /openapi.json; a test keeps the two in step.
+//
+// The API keeps no state of its own between requests: commands go to internal/command, which keeps
+// orders in the event store, and idempotency records live in PostgreSQL. Any number of replicas can
+// serve it.
+package commandapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/orderflow/orderflow/internal/command"
+	"github.com/orderflow/orderflow/internal/httpapi"
+	"github.com/orderflow/orderflow/internal/idempotency"
+)
+
+// MaxBodyBytes is the largest request body accepted (64 KiB); larger ones are a 413.
+const MaxBodyBytes = 64 << 10
+
+// executor runs commands: *command.Service.
+type executor interface {
+	Execute(ctx context.Context, req command.Request) (command.Result, error)
+}
+
+// keyStore runs a request once per idempotency key: *idempotency.Store.
+type keyStore interface {
+	Do(ctx context.Context, key string, requestHash []byte, run func(context.Context) (idempotency.Response, bool)) (idempotency.Response, bool, error)
+}
+
+// Config holds what the API is built from.
+type Config struct {
+	Commands executor
+	// Idempotency records responses to requests with an Idempotency-Key. Without it (in tests) keys
+	// still make event IDs deterministic, but responses are not replayed.
+	Idempotency keyStore
+	// Ready are the checks of GET /readyz, by name.
+	Ready map[string]httpapi.Check
+	// ReadyTimeout bounds the readiness checks (default 2 s).
+	ReadyTimeout time.Duration
+	// RequestTimeout is every request's deadline (default 10 s).
+	RequestTimeout time.Duration
+	Logger         *slog.Logger
+}
+
+// New returns the API's handler, with its routes and middleware.
+func New(cfg Config) *echo.Echo {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = 2 * time.Second
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = httpapi.NewErrorHandler(cfg.Logger)
+	e.Use(
+		httpapi.AccessLog(cfg.Logger),
+		httpapi.RequestMeta(),
+		httpapi.Timeout(cfg.RequestTimeout),
+		httpapi.BodyLimit(MaxBodyBytes),
+	)
+
+	h := &handlers{commands: cfg.Commands}
+	var once echo.MiddlewareFunc = func(next echo.HandlerFunc) echo.HandlerFunc { return next }
+	if cfg.Idempotency != nil {
+		once = idempotent(cfg.Idempotency)
+	}
+	json := httpapi.RequireJSON()
+
+	e.POST("/orders", h.createOrder, json, once)
+	e.POST("/orders/:id/items", h.addItem, json, once)
+	e.DELETE("/orders/:id/items/:sku", h.removeItem, once)
+	e.PUT("/orders/:id/shipping-address", h.setShippingAddress, json, once)
+	e.POST("/orders/:id/place", h.placeOrder, once)
+	e.POST("/orders/:id/payments", h.payOrder, json, once)
+	e.POST("/orders/:id/shipments", h.shipOrder, json, once)
+	e.POST("/orders/:id/deliver", h.deliverOrder, once)
+	e.POST("/orders/:id/cancel", h.cancelOrder, json, once)
+
+	e.GET("/healthz", httpapi.Healthz)
+	e.GET("/readyz", httpapi.Readyz(cfg.Ready, cfg.ReadyTimeout, cfg.Logger))
+	e.GET("/openapi.json", serveOpenAPI)
+	return e
+}
+
+func serveOpenAPI(c echo.Context) error {
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, openAPIDocument)
+}
