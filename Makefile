@@ -20,4 +20,4 @@ build:
 	$(GO) build ./...
 
 run:
-	@echo "make run arrives with the services"
+	bash scripts/run.sh
