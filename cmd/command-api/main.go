@@ -74,7 +74,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 
 	store, closeStore, err := backend.Open(startCtx, cfg.EventStoreURL, backend.Options{
-		Logger: log, Timeout: cfg.StoreTimeout, MaxConns: cfg.EventStoreMaxConns,
+		Logger: log, Timeout: cfg.StoreTimeout, MaxConns: cfg.EventStoreMaxConns, NotifyAppends: true,
 	})
 	if err != nil {
 		return fmt.Errorf("open event store: %w", err)

@@ -312,6 +312,20 @@ ORDER BY tx_id DESC, seq DESC LIMIT 1`).Scan(&tx, &seq)
 	return position(tx, seq), nil
 }
 
+// CountEvents returns the number of events after position after, up to and including upTo, counting
+// no further than limit. Pass a head from Head as upTo: every event before it is final, so the count
+// is exact. It walks the log's primary key, so its cost grows with the count: keep limit modest.
+func (s *Store) CountEvents(ctx context.Context, after, upTo eventstore.Position, limit int64) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (
+    SELECT 1 FROM events WHERE (tx_id, seq) > ($1, $2) AND (tx_id, seq) <= ($3, $4) LIMIT $5) s`,
+		int64(after.Commit), int64(after.Prepare), int64(upTo.Commit), int64(upTo.Prepare), limit).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count events after %s: %w", after, translate(err))
+	}
+	return n, nil
+}
+
 // LogBlocker is a transaction that holds the global log back: no reader
 // sees events committed after it started until it ends.
 type LogBlocker struct {

@@ -53,6 +53,24 @@ func newStore(tb testing.TB) (*postgres.Store, *pgxpool.Pool) {
 	return s, pool
 }
 
+// waitHead waits until log readers see pos. Visibility may trail a commit
+// while another transaction in the cluster is open, such as a CREATE
+// DATABASE of a test running in parallel.
+func waitHead(tb testing.TB, s *postgres.Store, pos eventstore.Position) {
+	tb.Helper()
+	ctx := testContext(tb, 30*time.Second)
+	for {
+		head, err := s.Head(ctx)
+		if err != nil {
+			tb.Fatalf("head: %v (waiting for %s)", err, pos)
+		}
+		if head.Compare(pos) >= 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) eventstore.Store {
 		s, _ := newStore(t)
@@ -103,7 +121,8 @@ func TestOpenTransactionHoldsReadersBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := ev("Second")
-	if _, err := s.Append(ctx, "fast", eventstore.NoStream(), second); err != nil {
+	fast, err := s.Append(ctx, "fast", eventstore.NoStream(), second)
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -128,6 +147,7 @@ func TestOpenTransactionHoldsReadersBack(t *testing.T) {
 	if err := slow.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
+	waitHead(t, s, fast.Position)
 	got, err := s.ReadAll(ctx, start, 10)
 	if err != nil {
 		t.Fatal(err)
@@ -150,12 +170,13 @@ func TestConcurrentWritersAndTailingReader(t *testing.T) {
 
 	const writers, txPerWriter = 16, 30
 	var (
-		committed sync.Map // event ID -> struct{}
-		nCommit   atomic.Int64
-		nRollback atomic.Int64
-		wg        sync.WaitGroup
-		done      = make(chan struct{})
-		writeErr  = make(chan error, writers)
+		committed     sync.Map // event ID -> struct{}
+		lastCommitted sync.Map // writer -> position of its last committed append
+		nCommit       atomic.Int64
+		nRollback     atomic.Int64
+		wg            sync.WaitGroup
+		done          = make(chan struct{})
+		writeErr      = make(chan error, writers)
 	)
 	for w := range writers {
 		wg.Add(1)
@@ -163,9 +184,13 @@ func TestConcurrentWritersAndTailingReader(t *testing.T) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), 42))
 			for i := range txPerWriter {
-				if err := writeOne(ctx, s, pool, rng, fmt.Sprintf("stress-%d-%d", w, i%4), &committed, &nCommit, &nRollback); err != nil {
+				pos, err := writeOne(ctx, s, pool, rng, fmt.Sprintf("stress-%d-%d", w, i%4), &committed, &nCommit, &nRollback)
+				if err != nil {
 					writeErr <- fmt.Errorf("writer %d tx %d: %w", w, i, err)
 					return
+				}
+				if !pos.IsZero() {
+					lastCommitted.Store(w, pos)
 				}
 			}
 		}()
@@ -200,6 +225,16 @@ tailing:
 	for err := range writeErr {
 		t.Fatal(err)
 	}
+	// Drain up to the last committed event, which may become visible a
+	// moment after its commit.
+	var last eventstore.Position
+	lastCommitted.Range(func(_, p any) bool {
+		if pos := p.(eventstore.Position); pos.Compare(last) > 0 {
+			last = pos
+		}
+		return true
+	})
+	waitHead(t, s, last)
 	for tail() > 0 {
 	}
 
@@ -253,34 +288,35 @@ tailing:
 // writeOne runs one writer transaction: 1-3 events to a stream, then a
 // commit, a rollback (one in five) or a commit after holding the
 // transaction open for a while (one in eight).
-func writeOne(ctx context.Context, s *postgres.Store, pool *pgxpool.Pool, rng *rand.Rand, stream string, committed *sync.Map, nCommit, nRollback *atomic.Int64) error {
+func writeOne(ctx context.Context, s *postgres.Store, pool *pgxpool.Pool, rng *rand.Rand, stream string, committed *sync.Map, nCommit, nRollback *atomic.Int64) (eventstore.Position, error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return err
+		return eventstore.Position{}, err
 	}
 	defer tx.Rollback(ctx)
 	evs := make([]eventstore.EventData, 1+rng.IntN(3))
 	for i := range evs {
 		evs[i] = ev("Stress")
 	}
-	if _, err := s.AppendTx(ctx, tx, stream, eventstore.Any(), evs...); err != nil {
-		return err
+	res, err := s.AppendTx(ctx, tx, stream, eventstore.Any(), evs...)
+	if err != nil {
+		return eventstore.Position{}, err
 	}
 	switch {
 	case rng.IntN(5) == 0:
 		nRollback.Add(1)
-		return tx.Rollback(ctx)
+		return eventstore.Position{}, tx.Rollback(ctx)
 	case rng.IntN(8) == 0:
 		time.Sleep(time.Duration(20+rng.IntN(80)) * time.Millisecond)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return err
+		return eventstore.Position{}, err
 	}
 	nCommit.Add(1)
 	for _, e := range evs {
 		committed.Store(e.ID, struct{}{})
 	}
-	return nil
+	return res.Position, nil
 }
 
 // TestPositionsKeepIncreasingAfterRestore simulates a dump restored into a
@@ -298,6 +334,11 @@ func TestPositionsKeepIncreasingAfterRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var restored eventstore.Position
+	if err := pool.QueryRow(ctx, `SELECT tx_id, seq FROM events ORDER BY tx_id DESC, seq DESC LIMIT 1`).Scan(&restored.Commit, &restored.Prepare); err != nil {
+		t.Fatal(err)
+	}
+	waitHead(t, s, restored)
 	old, err := s.ReadAll(ctx, eventstore.Position{}, 10)
 	if err != nil || len(old) != 2 {
 		t.Fatalf("after restore the old events read as %d, err %v; want 2", len(old), err)
@@ -309,6 +350,7 @@ func TestPositionsKeepIncreasingAfterRestore(t *testing.T) {
 	if res.Position.Compare(old[1].Position) <= 0 {
 		t.Fatalf("new event at %s sorts before the restored %s", res.Position, old[1].Position)
 	}
+	waitHead(t, s, res.Position)
 	got, err := s.ReadAll(ctx, old[1].Position, 10)
 	if err != nil || len(got) != 1 || got[0].Position != res.Position {
 		t.Fatalf("a reader at the last restored position reads %v, err %v; want the new event", got, err)

@@ -121,6 +121,29 @@ func readStream(t *testing.T, s eventstore.Store, stream string) []eventstore.Re
 	}
 }
 
+// waitVisible waits until the log's head has reached pos. The contract
+// promises that an appended event reaches log readers, not that it does so
+// at once: a backend may hold the log back while older writes are still in
+// flight (PostgreSQL does, while any transaction that started before the
+// append is open).
+func waitVisible(t *testing.T, s eventstore.Store, pos eventstore.Position) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for delay := time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
+		head, err := s.Head(ctxFor(t))
+		if err != nil {
+			t.Fatalf("head: %v", err)
+		}
+		if head.Compare(pos) >= 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log head is still at %s, 30 s after an append at %s", head, pos)
+		}
+		time.Sleep(delay)
+	}
+}
+
 // readAll reads the whole log after from in batches of size batch.
 func readAll(t *testing.T, s eventstore.Store, from eventstore.Position, batch int) []eventstore.RecordedEvent {
 	t.Helper()
@@ -437,15 +460,17 @@ func testGlobalOrder(t *testing.T, s eventstore.Store) {
 	}
 	a, b := streamName("a"), streamName("b")
 	var want []uuid.UUID
+	var last eventstore.Position
 	for i := range 5 {
 		stream := a
 		if i%2 == 1 {
 			stream = b
 		}
 		evs := events(2, fmt.Sprintf("G%d", i))
-		mustAppend(t, s, stream, eventstore.Any(), evs...)
+		last = mustAppend(t, s, stream, eventstore.Any(), evs...).Position
 		want = append(want, evs[0].ID, evs[1].ID)
 	}
+	waitVisible(t, s, last)
 	got := readAll(t, s, start, 1000)
 	if len(got) != len(want) {
 		t.Fatalf("log after %s holds %d events, want %d", start, len(got), len(want))
@@ -490,9 +515,11 @@ func testReadAllInBatches(t *testing.T, s eventstore.Store) {
 	if err != nil {
 		t.Fatalf("head: %v", err)
 	}
+	var last eventstore.Position
 	for i := range 7 {
-		mustAppend(t, s, streamName("batch"), eventstore.NoStream(), events(i+1, "B")...)
+		last = mustAppend(t, s, streamName("batch"), eventstore.NoStream(), events(i+1, "B")...).Position
 	}
+	waitVisible(t, s, last)
 	whole := readAll(t, s, start, 1000)
 	for _, size := range []int{1, 3, 28} {
 		got := readAll(t, s, start, size)
@@ -519,6 +546,7 @@ func testHead(t *testing.T, s eventstore.Store) {
 		t.Fatalf("%d events after the head %s", len(got), before)
 	}
 	res := mustAppend(t, s, streamName("head"), eventstore.NoStream(), events(3, "H")...)
+	waitVisible(t, s, res.Position)
 	head, err := s.Head(ctxFor(t))
 	if err != nil {
 		t.Fatalf("head: %v", err)

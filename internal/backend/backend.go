@@ -66,13 +66,17 @@ func KindOf(url string) (Kind, error) {
 
 // Options tune Open. The zero value is usable.
 type Options struct {
-	// Logger receives the EventStoreDB client's own log lines; nil discards them.
+	// Logger receives the EventStoreDB client's own log lines and failed append notifications; nil
+	// discards them.
 	Logger *slog.Logger
 	// Timeout bounds calls whose ctx has no deadline (EventStoreDB only: the PostgreSQL store relies
 	// on its callers' deadlines).
 	Timeout time.Duration
 	// MaxConns caps the PostgreSQL pool (0: pgx's default, or pool_max_conns in the URL).
 	MaxConns int32
+	// NotifyAppends makes a PostgreSQL store announce its appends on postgres.AppendedChannel, so
+	// that projectors wake at once instead of at their next poll. Writers set it; readers need not.
+	NotifyAppends bool
 }
 
 // Open connects to the event store at url and returns it with a function that releases its
@@ -85,20 +89,20 @@ func Open(ctx context.Context, url string, opts Options) (eventstore.Store, func
 	}
 	switch kind {
 	case Postgres:
-		return openPostgres(ctx, url, opts.MaxConns)
+		return openPostgres(ctx, url, opts)
 	default:
 		return openESDB(ctx, url, opts)
 	}
 }
 
-func openPostgres(ctx context.Context, url string, maxConns int32) (eventstore.Store, func(), error) {
+func openPostgres(ctx context.Context, url string, opts Options) (eventstore.Store, func(), error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgconn's parse errors do not repeat the password.
 		return nil, nil, fmt.Errorf("event store: %w", err)
 	}
-	if maxConns > 0 {
-		cfg.MaxConns = maxConns
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -109,7 +113,13 @@ func openPostgres(ctx context.Context, url string, maxConns int32) (eventstore.S
 		pool.Close()
 		return nil, nil, err
 	}
-	return store, pool.Close, nil
+	if !opts.NotifyAppends {
+		return store, pool.Close, nil
+	}
+	// The notifier outlives ctx, which only bounds opening; closing the store ends it.
+	notifyCtx, stopNotify := context.WithCancel(context.Background())
+	notifying := store.EnableNotify(notifyCtx, postgres.NotifyOptions{Logger: opts.Logger})
+	return notifying, func() { stopNotify(); pool.Close() }, nil
 }
 
 func openESDB(ctx context.Context, url string, opts Options) (eventstore.Store, func(), error) {

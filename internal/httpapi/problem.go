@@ -24,6 +24,7 @@ import (
 	"github.com/orderflow/orderflow/eventstore"
 	"github.com/orderflow/orderflow/internal/command"
 	"github.com/orderflow/orderflow/internal/idempotency"
+	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
 )
 
 // ProblemTypeBase prefixes every problem type URI; the slug that follows names the problem. Types are
@@ -104,6 +105,12 @@ func problemKinds() []kind {
 		{domain.ErrInvalidCancelReason, http.StatusBadRequest, "invalid-request", "Invalid request"},
 		{idempotency.ErrInvalidKey, http.StatusBadRequest, "invalid-request", "Invalid request"},
 		{eventstore.ErrInvalidPosition, http.StatusBadRequest, "invalid-request", "Invalid request"},
+
+		// The query API (internal/queryapi): its 404 and 503s. Before the generic 503s below, which
+		// an unavailable read model may also match.
+		{readmodel.ErrCustomerNotFound, http.StatusNotFound, "customer-not-found", "Customer not found"},
+		{readmodel.ErrNotReached, http.StatusServiceUnavailable, "projection-behind", "The read model has not reached the requested position yet"},
+		{readmodel.ErrUnavailable, http.StatusServiceUnavailable, "service-unavailable", "The read-model database is unavailable"},
 
 		// 503: try again later. Their details are ours, not the client's: the detail is generic.
 		{eventstore.ErrUnavailable, http.StatusServiceUnavailable, "service-unavailable", "The event store is unavailable"},

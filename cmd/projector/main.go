@@ -1,0 +1,236 @@
+// Command projector builds the order platform's read models (package projections) from the event log.
+//
+//	projector [run]    run the projections until SIGTERM or SIGINT (the default)
+//
+// It is configured through the environment (see config.go): DATABASE_URL holds the read models and is
+// required; EVENTSTORE_URL selects the event store (PostgreSQL by default, EventStoreDB with esdb://
+// or kurrentdb://). At start-up it applies the read-model migrations, and the event-store ones when
+// the events are in PostgreSQL, since it may start before the command API. With a PostgreSQL event
+// store it LISTENs for append notifications and wakes at once; otherwise it polls every
+// POLL_INTERVAL. It serves /healthz, /readyz and /metrics on HTTP_ADDR and logs JSON to stdout. Any
+// number of projectors may run: each projection is run by one of them at a time.
+//
+// Exit status: 0 after a clean shutdown, 1 when it fails, 2 for a bad configuration or command.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/orderflow/orderflow/eventstore/postgres"
+	"github.com/orderflow/orderflow/internal/backend"
+	"github.com/orderflow/orderflow/migrations"
+	"github.com/orderflow/orderflow/projections"
+)
+
+// startupTimeout bounds migrations and the first connections.
+const startupTimeout = time.Minute
+
+const usage = `usage: projector [command]
+
+commands:
+  run    run the projections until SIGTERM or SIGINT (the default)
+
+configuration: environment variables, see the documentation of cmd/projector`
+
+func main() {
+	command := "run"
+	if len(os.Args) > 1 {
+		command = os.Args[1]
+	}
+	switch command {
+	case "run":
+		os.Exit(daemon())
+	case "help", "-h", "-help", "--help":
+		fmt.Println(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "projector: unknown command %q\n%s\n", command, usage)
+		os.Exit(2)
+	}
+}
+
+// daemon runs the projector until a signal ends it and returns the exit status.
+func daemon() int {
+	hostname, _ := os.Hostname()
+	cfg, err := loadConfig(os.Getenv, hostname, os.Getpid())
+	if err != nil {
+		// One line, whatever the number of bad settings, so that it reads well in any log viewer.
+		fmt.Fprintln(os.Stderr, "projector: invalid configuration: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("projector failed", "error", err.Error())
+		return 1
+	}
+	log.Info("projector stopped")
+	return 0
+}
+
+// run builds the projector, runs it until ctx ends, and shuts down.
+func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	kind, err := backend.KindOf(cfg.EventStoreURL)
+	if err != nil {
+		return err
+	}
+	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
+	defer cancel()
+
+	if err := migrations.Up(startCtx, cfg.DatabaseURL, migrations.ReadModel()); err != nil {
+		return err
+	}
+	if kind == backend.Postgres {
+		if err := migrations.Up(startCtx, cfg.EventStoreURL, migrations.EventStore()); err != nil {
+			return err
+		}
+	}
+	store, closeStore, err := backend.Open(startCtx, cfg.EventStoreURL, backend.Options{
+		Logger: log, Timeout: cfg.StoreTimeout, MaxConns: cfg.EventStoreMaxConns,
+	})
+	if err != nil {
+		return fmt.Errorf("open event store: %w", err)
+	}
+	defer closeStore()
+
+	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	poolCfg.MaxConns = cfg.DatabaseMaxConns
+	pool, err := pgxpool.NewWithConfig(startCtx, poolCfg)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer pool.Close()
+
+	// A registry of our own rather than the global default: nothing registers behind our back.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := projections.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+
+	// Everything below ends with runCtx, which also ends when run returns early, before the pools
+	// close (deferred calls run last-in first-out).
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+
+	var waker projections.Waker
+	if kind == backend.Postgres {
+		wakeups, err := postgres.Listen(runCtx, cfg.EventStoreURL, postgres.AppendedChannel)
+		if err != nil {
+			return err
+		}
+		waker = projections.WakeChan(wakeups)
+	}
+	runner, err := projections.NewRunner(projections.Config{
+		Store:        store,
+		DB:           pool,
+		Projections:  projections.All(),
+		Owner:        cfg.ProjectorID,
+		Waker:        waker,
+		Metrics:      metrics,
+		Logger:       log,
+		BatchSize:    cfg.BatchSize,
+		PollInterval: cfg.PollInterval,
+		Timeout:      cfg.StoreTimeout,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler(reg, pool, runner, log),
+		ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	wg.Go(func() { _ = runner.Run(runCtx) })
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "eventstore", kind.String(), "projector_id", cfg.ProjectorID)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	// The projections end their batch and give up their locks; then the server stops.
+	wg.Wait()
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancelShutdown()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// handler serves /healthz (the process answers), /readyz (the read-model database answers and the
+// projections have started) and /metrics.
+func handler(reg *prometheus.Registry, pool *pgxpool.Pool, runner *projections.Runner, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		checks, ready := map[string]string{"database": "ok", "projections": "ok"}, true
+		if err := pool.Ping(ctx); err != nil {
+			log.WarnContext(ctx, "readiness check failed", "check", "database", "error", err)
+			checks["database"], ready = "unavailable", false
+		}
+		select {
+		case <-runner.Started():
+		default:
+			checks["projections"], ready = "starting", false
+		}
+		if !ready {
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "checks": checks})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": checks})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

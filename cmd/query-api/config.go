@@ -1,0 +1,148 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/orderflow/orderflow/internal/backend"
+)
+
+// config is the service's whole configuration, read from the environment once at start-up.
+type config struct {
+	HTTPAddr    string // HTTP_ADDR, default ":8081"
+	DatabaseURL string // DATABASE_URL, required: the read models
+	// EventStoreURL (EVENTSTORE_URL, default DATABASE_URL) is checked like the other services' so that
+	// all three can share one environment, but not used: the query API reads only the read models,
+	// and the projector records the log's head for GET /projections.
+	EventStoreURL string
+	// MaxWait (MAX_WAIT, default 5s) is the default and the ceiling of a read-your-writes wait.
+	MaxWait time.Duration
+	// RequestTimeout (REQUEST_TIMEOUT, default MAX_WAIT + 5s) bounds a whole request, waiting
+	// included, so it must exceed MAX_WAIT.
+	RequestTimeout  time.Duration
+	DatabaseTimeout time.Duration // DATABASE_TIMEOUT, default 3s: each read
+	// ShutdownTimeout (SHUTDOWN_TIMEOUT, default 20s) is how long in-flight requests get after SIGTERM.
+	ShutdownTimeout time.Duration
+	// CacheTTL (CACHE_TTL, default 1s): a cached order is served for CACHE_TTL to twice that.
+	CacheTTL  time.Duration
+	CacheSize int // CACHE_SIZE, default 10000: orders cached at most
+	// DatabaseMaxConns (DATABASE_MAX_CONNS, default 32) caps the pool; the LISTEN connection is extra.
+	DatabaseMaxConns int32
+	LogLevel         slog.Level // LOG_LEVEL, default info
+}
+
+// loadConfig reads the configuration through getenv and validates it. The error names every setting
+// that is missing or malformed.
+func loadConfig(getenv func(string) string) (config, error) {
+	p := parser{getenv: getenv}
+	cfg := config{
+		HTTPAddr:         p.str("HTTP_ADDR", ":8081"),
+		DatabaseURL:      p.str("DATABASE_URL", ""),
+		MaxWait:          p.duration("MAX_WAIT", 5*time.Second),
+		DatabaseTimeout:  p.duration("DATABASE_TIMEOUT", 3*time.Second),
+		ShutdownTimeout:  p.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
+		CacheTTL:         p.duration("CACHE_TTL", time.Second),
+		CacheSize:        p.integer("CACHE_SIZE", 10_000, 10_000_000),
+		DatabaseMaxConns: int32(p.integer("DATABASE_MAX_CONNS", 32, 10_000)),
+		LogLevel:         p.level("LOG_LEVEL", slog.LevelInfo),
+	}
+	cfg.EventStoreURL = p.str("EVENTSTORE_URL", cfg.DatabaseURL)
+	cfg.RequestTimeout = p.duration("REQUEST_TIMEOUT", cfg.MaxWait+5*time.Second)
+	return cfg, errors.Join(append(p.errs, cfg.Validate())...)
+}
+
+// Validate checks what parsing cannot: required settings, the shape of addresses and URLs, and
+// settings that must agree. It joins one error per bad setting, each starting with the setting's
+// name. URLs are never quoted in errors: they may hold a password.
+func (c config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || port == "" {
+		bad("HTTP_ADDR", "want host:port or :port, got %q", c.HTTPAddr)
+	}
+	if c.DatabaseURL == "" {
+		bad("DATABASE_URL", "missing: set the PostgreSQL connection string")
+	} else if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
+		bad("DATABASE_URL", "not a valid PostgreSQL connection string")
+	}
+	if c.EventStoreURL != "" && c.EventStoreURL != c.DatabaseURL {
+		if _, err := backend.KindOf(c.EventStoreURL); err != nil {
+			bad("EVENTSTORE_URL", "%v", err)
+		}
+	}
+	for name, d := range map[string]time.Duration{
+		"MAX_WAIT": c.MaxWait, "REQUEST_TIMEOUT": c.RequestTimeout, "DATABASE_TIMEOUT": c.DatabaseTimeout,
+		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "CACHE_TTL": c.CacheTTL,
+	} {
+		if d <= 0 {
+			bad(name, "must be positive")
+		}
+	}
+	if c.RequestTimeout <= c.MaxWait {
+		bad("REQUEST_TIMEOUT", "must be longer than MAX_WAIT (%v), which a request may spend waiting", c.MaxWait)
+	}
+	return errors.Join(errs...)
+}
+
+// parser reads settings and collects one error per malformed one; a malformed setting takes its
+// default so that the others are still checked. (The command API has its own copy: a shared
+// configuration package for two small parsers would be more coupling than code saved.)
+type parser struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (p *parser) str(name, def string) string {
+	if v := strings.TrimSpace(p.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	v := p.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		p.errs = append(p.errs, fmt.Errorf("%s: want a positive duration such as 5s or 250ms, got %q", name, v))
+		return def
+	}
+	return d
+}
+
+func (p *parser) integer(name string, def, max int) int {
+	v := p.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		p.errs = append(p.errs, fmt.Errorf("%s: want a whole number from 1 to %d, got %q", name, max, v))
+		return def
+	}
+	return n
+}
+
+func (p *parser) level(name string, def slog.Level) slog.Level {
+	v := p.str(name, "")
+	if v == "" {
+		return def
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		p.errs = append(p.errs, fmt.Errorf("%s: want debug, info, warn or error, got %q", name, v))
+		return def
+	}
+	return l
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfig(t *testing.T) {
+	const db = "postgres://u:secret@127.0.0.1:5432/orders"
+	getenv := func(env map[string]string) func(string) string {
+		return func(k string) string { return env[k] }
+	}
+
+	cfg, err := loadConfig(getenv(map[string]string{"DATABASE_URL": db}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTPAddr != ":8081" || cfg.EventStoreURL != db || cfg.MaxWait != 5*time.Second ||
+		cfg.RequestTimeout != 10*time.Second || cfg.CacheTTL != time.Second || cfg.CacheSize != 10_000 {
+		t.Errorf("defaults: %+v", cfg)
+	}
+	cfg, err = loadConfig(getenv(map[string]string{"DATABASE_URL": db, "MAX_WAIT": "20s"}))
+	if err != nil || cfg.RequestTimeout != 25*time.Second {
+		t.Errorf("REQUEST_TIMEOUT follows MAX_WAIT: %v, %v", cfg.RequestTimeout, err)
+	}
+
+	for name, tt := range map[string]struct {
+		env  map[string]string
+		want []string // settings named in the error
+	}{
+		"nothing":             {map[string]string{}, []string{"DATABASE_URL"}},
+		"malformed":           {map[string]string{"DATABASE_URL": db, "MAX_WAIT": "soon", "CACHE_SIZE": "0", "HTTP_ADDR": "8081"}, []string{"MAX_WAIT", "CACHE_SIZE", "HTTP_ADDR"}},
+		"negative":            {map[string]string{"DATABASE_URL": db, "CACHE_TTL": "-1s"}, []string{"CACHE_TTL"}},
+		"wait beyond request": {map[string]string{"DATABASE_URL": db, "MAX_WAIT": "10s", "REQUEST_TIMEOUT": "10s"}, []string{"REQUEST_TIMEOUT"}},
+		"event store scheme":  {map[string]string{"DATABASE_URL": db, "EVENTSTORE_URL": "mysql://x"}, []string{"EVENTSTORE_URL"}},
+		"not a database URL":  {map[string]string{"DATABASE_URL": "postgres://u:secret@host:notaport/x"}, []string{"DATABASE_URL"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := loadConfig(getenv(tt.env))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, setting := range tt.want {
+				if !strings.Contains(err.Error(), setting+":") {
+					t.Errorf("error %q does not name %s", err, setting)
+				}
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("error %q shows the password", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,138 @@
+// Command query-api serves the order platform's query API (internal/queryapi) over HTTP: read models
+// that the projector keeps in PostgreSQL, with read-your-writes on request.
+//
+// It is configured through the environment (see config.go): DATABASE_URL is required; MAX_WAIT sets
+// the default and ceiling of read-your-writes waits. At start-up it applies the read-model
+// migrations; it holds one extra connection that LISTENs for the projector's progress. On SIGTERM or
+// SIGINT it stops accepting connections and gives in-flight requests SHUTDOWN_TIMEOUT to finish. It
+// logs JSON to stdout and prints nothing else there.
+//
+// Exit status: 0 after a clean shutdown, 1 when it fails, 2 for a bad configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/orderflow/orderflow/internal/httpapi"
+	"github.com/orderflow/orderflow/internal/queryapi"
+	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
+	"github.com/orderflow/orderflow/migrations"
+)
+
+// startupTimeout bounds migrations and the first connections.
+const startupTimeout = time.Minute
+
+func main() {
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		// One line, whatever the number of bad settings, so that it reads well in any log viewer.
+		fmt.Fprintln(os.Stderr, "query-api: invalid configuration: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("query-api failed", "error", err.Error())
+		stop()
+		os.Exit(1)
+	}
+	log.Info("query-api stopped")
+}
+
+// run builds the service, serves until ctx ends, and shuts down.
+func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
+	defer cancel()
+	if err := migrations.Up(startCtx, cfg.DatabaseURL, migrations.ReadModel()); err != nil {
+		return err
+	}
+
+	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	poolCfg.MaxConns = cfg.DatabaseMaxConns
+	pool, err := pgxpool.NewWithConfig(startCtx, poolCfg)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer pool.Close()
+	store := readmodel.NewStore(pool, cfg.DatabaseTimeout)
+	broker, err := readmodel.NewBroker(cfg.DatabaseURL, store, readmodel.BrokerOptions{Logger: log, Timeout: cfg.DatabaseTimeout})
+	if err != nil {
+		return err
+	}
+
+	api := queryapi.New(queryapi.Config{
+		ReadModels: store,
+		Progress:   broker,
+		Ready: map[string]httpapi.Check{
+			"database": pool.Ping,
+			"listener": broker.Ready,
+		},
+		MaxWait:        cfg.MaxWait,
+		RequestTimeout: cfg.RequestTimeout,
+		CacheTTL:       cfg.CacheTTL,
+		CacheSize:      cfg.CacheSize,
+		Logger:         log,
+	})
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       cfg.RequestTimeout,
+		// A request may run for RequestTimeout before its response is written.
+		WriteTimeout: cfg.RequestTimeout + 5*time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	// The broker outlives ctx until the server has shut down: requests still waiting for a position
+	// during the shutdown should be woken, not left to time out.
+	brokerCtx, stopBroker := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = broker.Run(brokerCtx) })
+	defer wg.Wait()
+	defer stopBroker()
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	// Not derived from ctx, which has ended: in-flight requests get their own deadline to finish.
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancelShutdown()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,138 @@
+// Package queryapi is the query side's REST API: read-only endpoints over the read models the
+// projector keeps in PostgreSQL (internal/queryapi/readmodel), on echo, with RFC 9457 problem
+// responses (internal/httpapi maps errors to statuses). Its contract is the OpenAPI document
+// openapi.json in this package, served at /openapi.json; a test keeps the two in step.
+//
+// The read models lag the event log. The API makes that visible rather than hiding it:
+//
+//   - every read answers with X-Projection-Position, the position in the log its data reflects;
+//   - a client that has just written sends the position the command API gave it, as X-Min-Position
+//     or ?min_position=, and the API waits (no polling: see readmodel.Broker) until the projection it
+//     reads has got there, for up to X-Max-Wait-Ms (default and ceiling: Config.MaxWait). If the bound
+//     passes first the answer is a 503 with Retry-After. Without the header it answers at once.
+//
+// Single-order reads, the hot path, go through a small in-process cache (see orderCache). Any number
+// of replicas can serve the API; each holds one LISTEN connection.
+package queryapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/httpapi"
+	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
+)
+
+// Headers of the consistency protocol.
+const (
+	// HeaderProjectionPosition is the position in the log the response's data reflects.
+	HeaderProjectionPosition = "X-Projection-Position"
+	// HeaderMinPosition asks for data at this position or later (or ?min_position=).
+	HeaderMinPosition = "X-Min-Position"
+	// HeaderMaxWait bounds the wait for HeaderMinPosition, in milliseconds.
+	HeaderMaxWait = "X-Max-Wait-Ms"
+)
+
+// reader reads the read models: *readmodel.Store. Each read returns the position its data reflects.
+type reader interface {
+	orderSource
+	// Orders returns a page of orders; it fails for a limit outside 1..readmodel.MaxOrdersPerPage.
+	Orders(ctx context.Context, f readmodel.OrderFilter) (readmodel.OrderPage, eventstore.Position, error)
+	// CustomerSummary returns an error wrapping readmodel.ErrCustomerNotFound, with the position, for
+	// a customer it does not know.
+	CustomerSummary(ctx context.Context, customerID string) (*readmodel.CustomerSummary, eventstore.Position, error)
+	// DailySales fails for a range of more than readmodel.MaxSalesDays days.
+	DailySales(ctx context.Context, f readmodel.SalesFilter) ([]readmodel.DailySales, eventstore.Position, error)
+	Projections(ctx context.Context) ([]readmodel.Projection, error)
+}
+
+// orderSource loads one order: *readmodel.Store. An order not in the read model is an error wrapping
+// domain.ErrOrderNotFound, returned with the position at which it was not there.
+type orderSource interface {
+	Order(ctx context.Context, id uuid.UUID) (*readmodel.Order, eventstore.Position, error)
+}
+
+// progress waits for projections: *readmodel.Broker. Wait returns an error wrapping
+// readmodel.ErrNotReached, with the last position it knows, when patience runs out first.
+type progress interface {
+	Wait(ctx context.Context, projection string, want eventstore.Position, patience time.Duration) (eventstore.Position, error)
+}
+
+// Config holds what the API is built from.
+type Config struct {
+	ReadModels reader
+	Progress   progress
+	// Ready are the checks of GET /readyz, by name.
+	Ready map[string]httpapi.Check
+	// ReadyTimeout bounds the readiness checks (default 2 s).
+	ReadyTimeout time.Duration
+	// MaxWait is the default and the ceiling of X-Max-Wait-Ms (default 5 s).
+	MaxWait time.Duration
+	// RequestTimeout is every request's deadline, waiting included (default MaxWait + 5 s). It
+	// should exceed MaxWait, or long waits end as timeouts rather than as "not reached" 503s.
+	RequestTimeout time.Duration
+	// CacheTTL is how long a cached order may be served: each entry lives between CacheTTL and twice
+	// that, at random (default 1 s).
+	CacheTTL time.Duration
+	// CacheSize caps the cached orders (default 10,000).
+	CacheSize int
+	Logger    *slog.Logger
+}
+
+// New returns the API's handler, with its routes and middleware.
+func New(cfg Config) *echo.Echo {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = 2 * time.Second
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 5 * time.Second
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = cfg.MaxWait + 5*time.Second
+	}
+	if cfg.CacheTTL <= 0 {
+		cfg.CacheTTL = time.Second
+	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 10_000
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = httpapi.NewErrorHandler(cfg.Logger)
+	e.Use(
+		httpapi.AccessLog(cfg.Logger),
+		httpapi.RequestMeta(),
+		httpapi.Timeout(cfg.RequestTimeout),
+	)
+
+	h := &handlers{
+		read:     cfg.ReadModels,
+		progress: cfg.Progress,
+		orders:   newOrderCache(cfg.ReadModels, cfg.CacheTTL, cfg.CacheSize, cfg.RequestTimeout, time.Now),
+		maxWait:  cfg.MaxWait,
+	}
+	e.GET("/orders/:id", h.getOrder)
+	e.GET("/orders", h.listOrders)
+	e.GET("/customers/:id/summary", h.customerSummary)
+	e.GET("/sales/daily", h.dailySales)
+	e.GET("/projections", h.projections)
+
+	e.GET("/healthz", httpapi.Healthz)
+	e.GET("/readyz", httpapi.Readyz(cfg.Ready, cfg.ReadyTimeout, cfg.Logger))
+	e.GET("/openapi.json", serveOpenAPI)
+	return e
+}
+
+func serveOpenAPI(c echo.Context) error {
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, openAPIDocument)
+}

@@ -1,0 +1,167 @@
+package queryapi
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/orderflow/orderflow/domain"
+	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
+)
+
+// orderCache keeps recently read orders in process, so that a popular order cannot stampede the
+// database:
+//
+//   - concurrent loads of one order share one query (singleflight);
+//   - a loaded order is served for a TTL drawn between ttl and 2×ttl, so that entries loaded together
+//     do not expire together and reload in a burst;
+//   - it is version-aware: an entry remembers the position of the orders projection it was read at,
+//     and a request that asks for a later position (X-Min-Position) bypasses it and refreshes it. An
+//     entry is never replaced by an older read, so a slow load cannot undo a fresh one;
+//   - it is bounded: past size entries, the least recently used goes.
+//
+// The price is staleness of up to 2×ttl for requests without X-Min-Position, which the API already
+// promises no better than (the read model lags anyway), and which X-Projection-Position reports.
+// Invalidating on the projector's notifications instead was considered: it would need the changed
+// order IDs in the payload, or a query per notification, for a saving of one second of staleness.
+//
+// Orders that are not found are not cached: a client that polls for its new order should see it as
+// soon as it is projected. Concurrent lookups of a missing order still share one query.
+type orderCache struct {
+	source  orderSource
+	ttl     time.Duration
+	size    int
+	timeout time.Duration // of a load, which outlives the request that started it
+	now     func() time.Time
+
+	flights singleflight.Group
+
+	mu      sync.Mutex
+	entries map[uuid.UUID]*list.Element // of *cacheEntry
+	lru     *list.List                  // most recently used at the front
+}
+
+// cacheEntry is a cached order. The order is shared by every request that reads it: read-only.
+type cacheEntry struct {
+	id      uuid.UUID
+	order   *readmodel.Order
+	pos     eventstore.Position
+	expires time.Time
+}
+
+// loaded is the result of one load, shared by the requests that joined it.
+type loaded struct {
+	order *readmodel.Order
+	pos   eventstore.Position
+}
+
+func newOrderCache(source orderSource, ttl time.Duration, size int, timeout time.Duration, now func() time.Time) *orderCache {
+	return &orderCache{
+		source:  source,
+		ttl:     ttl,
+		size:    size,
+		timeout: timeout,
+		now:     now,
+		entries: make(map[uuid.UUID]*list.Element),
+		lru:     list.New(),
+	}
+}
+
+// get returns order id as of a position at or after min, with that position. A missing order is an
+// error wrapping domain.ErrOrderNotFound, returned with the position.
+func (c *orderCache) get(ctx context.Context, id uuid.UUID, min eventstore.Position) (*readmodel.Order, eventstore.Position, error) {
+	if e, ok := c.lookup(id, min); ok {
+		return e.order, e.pos, nil
+	}
+	// A load that started before the projection reached min may return older data. One started after
+	// that load ended is fresh for a caller that waited for min first, so a second try is enough; if
+	// it is still older (min is ahead of the projection), its data is what there is.
+	var (
+		res loaded
+		err error
+	)
+	for range 2 {
+		res, err = c.load(ctx, id)
+		if err != nil && !errors.Is(err, domain.ErrOrderNotFound) {
+			return nil, eventstore.Position{}, err
+		}
+		if res.pos.Compare(min) >= 0 {
+			break
+		}
+	}
+	return res.order, res.pos, err
+}
+
+// lookup returns the live entry for id if it is at min or later.
+func (c *orderCache) lookup(id uuid.UUID, min eventstore.Position) (cacheEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[id]
+	if !ok {
+		return cacheEntry{}, false
+	}
+	e := el.Value.(*cacheEntry)
+	if !c.now().Before(e.expires) {
+		c.lru.Remove(el)
+		delete(c.entries, id)
+		return cacheEntry{}, false
+	}
+	if e.pos.Compare(min) < 0 {
+		return cacheEntry{}, false
+	}
+	c.lru.MoveToFront(el)
+	return *e, true
+}
+
+// load reads order id from the source, sharing the query with concurrent loads of the same order.
+func (c *orderCache) load(ctx context.Context, id uuid.UUID) (loaded, error) {
+	ch := c.flights.DoChan(id.String(), func() (any, error) {
+		// The load serves every request that joins it: it must not fail because the one that started
+		// it gave up, so it has a deadline of its own instead of that request's.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+		defer cancel()
+		order, pos, err := c.source.Order(ctx, id)
+		if err == nil || errors.Is(err, domain.ErrOrderNotFound) {
+			c.put(id, order, pos)
+		}
+		return loaded{order: order, pos: pos}, err
+	})
+	select {
+	case r := <-ch:
+		res, _ := r.Val.(loaded)
+		return res, r.Err
+	case <-ctx.Done():
+		return loaded{}, ctx.Err()
+	}
+}
+
+// put stores what a load found, unless the cache holds a newer read. A nil order (not found) only
+// drops an older entry.
+func (c *orderCache) put(id uuid.UUID, order *readmodel.Order, pos eventstore.Position) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[id]; ok {
+		if el.Value.(*cacheEntry).pos.Compare(pos) > 0 {
+			return
+		}
+		c.lru.Remove(el)
+		delete(c.entries, id)
+	}
+	if order == nil {
+		return
+	}
+	jitter := time.Duration(rand.Int64N(int64(c.ttl) + 1))
+	c.entries[id] = c.lru.PushFront(&cacheEntry{id: id, order: order, pos: pos, expires: c.now().Add(c.ttl + jitter)})
+	for c.lru.Len() > c.size {
+		oldest := c.lru.Back()
+		c.lru.Remove(oldest)
+		delete(c.entries, oldest.Value.(*cacheEntry).id)
+	}
+}

@@ -1,0 +1,172 @@
+package readmodel_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/pgtest"
+	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
+	"github.com/orderflow/orderflow/migrations"
+)
+
+// fixture is a database with the read-model schema and a running Broker on it.
+type fixture struct {
+	t      *testing.T
+	pool   *pgxpool.Pool
+	broker *readmodel.Broker
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := migrations.Up(ctx, url, migrations.ReadModel()); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	broker, err := readmodel.NewBroker(url, readmodel.NewStore(pool, 5*time.Second), readmodel.BrokerOptions{
+		Idle: 200 * time.Millisecond, // exercise the idle ping
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = broker.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+	f := &fixture{t: t, pool: pool, broker: broker}
+	f.eventually("listening", func() bool { return broker.Ready(ctx) == nil })
+	return f
+}
+
+func (f *fixture) eventually(what string, cond func() bool) {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			f.t.Fatalf("not %s after 10s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (f *fixture) exec(sql string, args ...any) {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := f.pool.Exec(ctx, sql, args...); err != nil {
+		f.t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func (f *fixture) setCheckpoint(name, pos string) {
+	f.exec(`INSERT INTO projection_checkpoints (name, schema_version, position) VALUES ($1, 1, $2)
+ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position`, name, pos)
+}
+
+func (f *fixture) notify(payload string) {
+	f.exec("SELECT pg_notify($1, $2)", readmodel.Channel, payload)
+}
+
+type result struct {
+	pos eventstore.Position
+	err error
+}
+
+// waitLater starts a Wait and returns once it is registered.
+func (f *fixture) waitLater(projection, want string, patience time.Duration) <-chan result {
+	f.t.Helper()
+	pos, err := eventstore.ParsePosition(want)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	before := f.broker.Waiting()
+	ch := make(chan result, 1)
+	go func() {
+		p, err := f.broker.Wait(context.Background(), projection, pos, patience)
+		ch <- result{p, err}
+	}()
+	f.eventually("waiting", func() bool { return f.broker.Waiting() > before })
+	return ch
+}
+
+func TestBrokerWakesWaiters(t *testing.T) {
+	f := newFixture(t)
+	f.setCheckpoint("orders", "1:0")
+
+	early := f.waitLater("orders", "5:0", time.Minute)
+	late := f.waitLater("orders", "9:0", time.Minute)
+	other := f.waitLater("daily_sales", "2:0", 300*time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // idle pings come and go
+
+	f.notify("garbage")
+	f.notify("orders:not-a-position")
+	f.setCheckpoint("orders", "6:1")
+	f.notify("orders:6:1")
+	if r := <-early; r.err != nil || r.pos.String() != "6:1" {
+		t.Errorf("early waiter: %v at %v", r.err, r.pos)
+	}
+	select {
+	case r := <-late:
+		t.Fatalf("the waiter for 9:0 woke at %v", r.pos)
+	case <-time.After(50 * time.Millisecond):
+	}
+	f.notify("orders:9:0")
+	if r := <-late; r.err != nil || r.pos.String() != "9:0" {
+		t.Errorf("late waiter: %v at %v", r.err, r.pos)
+	}
+	if r := <-other; !errors.Is(r.err, readmodel.ErrNotReached) || !r.pos.IsZero() {
+		t.Errorf("waiter of a projection with no progress: %v at %v", r.err, r.pos)
+	}
+	if n := f.broker.Waiting(); n != 0 {
+		t.Errorf("%d waiters left", n)
+	}
+}
+
+// TestBrokerResyncsAfterReconnect: progress whose notification was lost (here: never sent) while the
+// listener was away wakes its waiters once the listener is back.
+func TestBrokerResyncsAfterReconnect(t *testing.T) {
+	f := newFixture(t)
+	waiting := f.waitLater("orders", "3:0", time.Minute)
+	time.Sleep(50 * time.Millisecond) // past the waiter's own checkpoint read
+	f.setCheckpoint("orders", "3:0")  // no notification
+
+	f.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'orderflow-query-listener' AND datname = current_database()")
+	select {
+	case r := <-waiting:
+		if r.err != nil || r.pos.String() != "3:0" {
+			t.Errorf("after the reconnection: %v at %v", r.err, r.pos)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiter was not woken after the listener reconnected")
+	}
+	f.eventually("listening again", func() bool { return f.broker.Ready(t.Context()) == nil })
+
+	// And the new connection listens.
+	again := f.waitLater("orders", "4:0", time.Minute)
+	f.setCheckpoint("orders", "4:0")
+	f.notify("orders:4:0")
+	if r := <-again; r.err != nil {
+		t.Error(r.err)
+	}
+}
+
+func TestBrokerWaitEndsWithContext(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	_, err := f.broker.Wait(ctx, "orders", eventstore.Position{Commit: 1}, time.Minute)
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, readmodel.ErrNotReached) {
+		t.Errorf("Wait = %v, want the context's error", err)
+	}
+}

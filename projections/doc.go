@@ -1,0 +1,66 @@
+// Package projections builds the read models of the order platform in PostgreSQL from the global event
+// log: the projections ([Orders], [CustomerSummary], [DailySales], [AuditLog]) and the [Runner] that
+// feeds them. The tables are in the read-model migration set (migrations/readmodel), which documents
+// every column; the query API reads them.
+//
+//	runner, err := projections.NewRunner(projections.Config{
+//		Store: store, DB: pool, Projections: projections.All(), Owner: "host-1:4711",
+//		Waker: projections.WakeChan(wakeups), Metrics: metrics, Logger: log,
+//	})
+//	...
+//	err = runner.Run(ctx) // until ctx ends
+//
+// # Exactly once, by transaction
+//
+// Each projection has a checkpoint: the position of the last event it applied. The runner reads the
+// events after it (ReadAll), hands them to the projection as one batch, and moves the checkpoint in
+// the same transaction, so a crash at any instant leaves the tables and the checkpoint in agreement:
+// nothing is lost and nothing is applied twice. Projections still skip events whose stream version
+// they have already applied (each keeps the last version per order), which makes a checkpoint that
+// is behind its data harmless; a version gap fails the batch instead of being papered over.
+//
+// Projections fold a batch in memory and write each row once per batch with pipelined statements
+// (pgx.Batch), counters as increments, so a batch of 500 events costs a handful of round trips.
+//
+// # Waking up
+//
+// An idle projection waits for a [Waker] (for the PostgreSQL store, postgres.Listen on
+// postgres.AppendedChannel, which a NotifyingStore on the command side feeds) or for the poll
+// interval, whichever comes first. A wake-up may come before the new events are visible (the log only
+// shows a transaction's events once every older transaction has ended), so after one the runner reads
+// again a few times, 5 ms, 10 ms, 20 ms... apart; the poll catches whatever else is missed: events of
+// writers that do not notify, notifications lost to a broken connection.
+//
+// # Failures
+//
+// When a batch fails in a projection, the runner rolls it back and applies its events one at a time:
+// those before the failing event commit, and the failing one (a poison event) is recorded in
+// projection_status with its position and the error, state "failing". The projection retries with
+// exponential backoff and jitter (up to MaxBackoff) and recovers by itself once the cause is gone; the
+// other projections run on, each in its own goroutine. Errors that mean the database could not be
+// reached are retried the same way, without the search.
+//
+// # Several processes
+//
+// Any number of projector processes may run; each projection is run by one of them at a time, the
+// holder of a PostgreSQL advisory lock (see lock.go), and another takes over within about LockRetry
+// when the owner dies. Every batch also locks its checkpoint row and checks that it has not moved,
+// so two processes can never both apply an event, even in the moment of a take-over.
+//
+// # Progress
+//
+// The owner writes each projection's state, the head of the log and the lag into projection_status
+// with every batch, and every StatusInterval while idle; after every batch it sends, in the batch's
+// transaction, NOTIFY projection_progress '<name>:<position>' ([ProgressChannel]), so that readers can
+// wait for a position without polling. Lag in events is counted exactly, capped at 100000, when the
+// store can count (the PostgreSQL store walks its primary key from the checkpoint to the head, which
+// is cheap while the lag is modest and bounded by the cap when it is not); it is unknown (-1, NULL)
+// for EventStoreDB. The head is what a reader of the log can see: with PostgreSQL, events committed
+// while an older transaction is still running stay out of it, and out of the lag, until that
+// transaction ends (eventstore_log_blockers shows which one). Lag in seconds is the age of the oldest event not applied yet, which the runner
+// gets for free by reading one event more than a batch. [Metrics] exports the same per projection.
+//
+// Projection names and schema versions are durable: a projection whose recorded schema version is
+// older than its code's is rebuilt from the start of the log (its tables emptied, in the same
+// transaction as its checkpoint is reset); one whose recorded version is newer refuses to run.
+package projections

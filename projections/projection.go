@@ -1,0 +1,128 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orderflow/orderflow/domain"
+	"github.com/orderflow/orderflow/eventstore"
+)
+
+// Projection names. They key checkpoints, status rows and advisory locks, and the query API reads
+// them: they are durable, and renaming one is a migration, not a refactor. None contains ':' (the
+// NOTIFY payload is "name:position").
+const (
+	NameOrders          = "orders"
+	NameCustomerSummary = "customer_summary"
+	NameDailySales      = "daily_sales"
+	NameAuditLog        = "audit_log"
+)
+
+// A Projection turns events into rows of its own tables.
+type Projection interface {
+	// Name is the projection's durable name.
+	Name() string
+	// SchemaVersion is the version of the projection's tables and of how it fills them. The runner
+	// rebuilds a projection from the start of the log when it finds an older version recorded.
+	SchemaVersion() int
+	// Apply writes the effect of batch, a run of events in log order, within tx. The runner commits
+	// the projection's checkpoint in the same transaction, so Apply sees every event exactly once
+	// unless a crash or a fault makes it see events again: it must skip events whose stream version
+	// it has already applied. Apply must not commit or roll back tx. Any error fails the whole batch.
+	Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedEvent) error
+	// Reset deletes everything the projection wrote, before a rebuild.
+	Reset(ctx context.Context, tx pgx.Tx) error
+}
+
+// All returns the platform's projections.
+func All() []Projection {
+	return []Projection{Orders{}, CustomerSummary{}, DailySales{}, AuditLog{}}
+}
+
+// orderStreamPrefix starts every order stream's name; events of other streams are not about orders
+// and every projection here skips them.
+const orderStreamPrefix = "order-"
+
+// orderID returns the order a stream belongs to, and false for a stream that is not an order's.
+func orderID(stream string) (uuid.UUID, bool, error) {
+	rest, ok := strings.CutPrefix(stream, orderStreamPrefix)
+	if !ok {
+		return uuid.Nil, false, nil
+	}
+	id, err := uuid.Parse(rest)
+	if err != nil {
+		return uuid.Nil, false, fmt.Errorf("stream %q: not an order ID: %w", stream, err)
+	}
+	return id, true, nil
+}
+
+// orderEvent is a decoded event of an order stream.
+type orderEvent struct {
+	rec   *eventstore.RecordedEvent
+	order uuid.UUID
+	event domain.Event
+}
+
+// decodeOrderEvents decodes the order events of batch, in order, upcasting old schema versions. An
+// event that does not decode fails the batch: it is a poison event, and skipping it would make the
+// read model silently wrong.
+func decodeOrderEvents(batch []eventstore.RecordedEvent) ([]orderEvent, error) {
+	out := make([]orderEvent, 0, len(batch))
+	for i := range batch {
+		rec := &batch[i]
+		id, ok, err := orderID(rec.StreamID)
+		if err != nil {
+			return nil, fmt.Errorf("event %s at %s: %w", rec.ID, rec.Position, err)
+		}
+		if !ok {
+			continue
+		}
+		e, err := domain.UnmarshalEvent(rec.Type, rec.SchemaVersion, rec.Data)
+		if err != nil {
+			return nil, fmt.Errorf("event %s at %s: %w", rec.ID, rec.Position, err)
+		}
+		out = append(out, orderEvent{rec: rec, order: id, event: e})
+	}
+	return out, nil
+}
+
+// touched returns the distinct orders of events, in first-seen order.
+func touched(events []orderEvent) []uuid.UUID {
+	seen := make(map[uuid.UUID]struct{}, len(events))
+	var ids []uuid.UUID
+	for _, e := range events {
+		if _, ok := seen[e.order]; !ok {
+			seen[e.order] = struct{}{}
+			ids = append(ids, e.order)
+		}
+	}
+	return ids
+}
+
+// fresh reports whether e is the next event of its order after version applied, false if it was
+// applied already (a replay). Any other version is a gap: the log promises none, so it means a bug
+// or a projection that did not start at the beginning of the log, and it fails the batch.
+func fresh(applied int64, e orderEvent) (bool, error) {
+	v := int64(e.rec.Version)
+	switch {
+	case v <= applied:
+		return false, nil
+	case v == applied+1:
+		return true, nil
+	default:
+		return false, fmt.Errorf("event %s (%s) of order %s has version %d, but the read model is at version %d",
+			e.rec.ID, e.rec.Type, e.order, v, applied)
+	}
+}
+
+// sendBatch runs b and checks every statement's result.
+func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	return tx.SendBatch(ctx, b).Close()
+}

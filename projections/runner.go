@@ -1,0 +1,274 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orderflow/orderflow/eventstore"
+)
+
+// ProgressChannel is the channel the runner NOTIFYs, in each batch's transaction, with the payload
+// "<projection name>:<position>". Durable: the query API listens to it.
+const ProgressChannel = "projection_progress"
+
+// A Waker tells the runner that events may have been appended, so that idle projections read at once
+// instead of at their next poll. The channel of postgres.Listen is one, through WakeChan. Wake-ups
+// may come early (the events not visible yet) or not at all: the runner retries briefly after each
+// and polls anyway.
+type Waker interface {
+	Wakeups() <-chan struct{}
+}
+
+// WakeChan adapts a channel of wake-ups to Waker.
+type WakeChan <-chan struct{}
+
+func (c WakeChan) Wakeups() <-chan struct{} { return c }
+
+// Config is what a Runner needs. Store, DB, Projections and Owner are required; the rest has defaults.
+type Config struct {
+	// Store is the event log. When it can also count events, as the PostgreSQL store does
+	// (CountEvents), lag_events is exact up to a cap; otherwise it is left unknown.
+	Store eventstore.LogReader
+	// DB is the read-model database, with the read-model migrations applied.
+	DB *pgxpool.Pool
+	// Projections to run, each in a goroutine of its own.
+	Projections []Projection
+	// Owner names this process in projection_status.owner, such as "host-1:4711".
+	Owner string
+	// Waker wakes idle projections; nil leaves them to the poll.
+	Waker Waker
+	// Metrics receives the runner's metrics; nil keeps them unregistered.
+	Metrics *Metrics
+	// Logger receives state changes and failures; nil discards them.
+	Logger *slog.Logger
+
+	// BatchSize is the most events read and applied in one transaction (default 500).
+	BatchSize int
+	// PollInterval is how often an idle projection reads the log without a wake-up (default 500ms).
+	// It also bounds the delay for events of writers that do not notify.
+	PollInterval time.Duration
+	// LockRetry is how often a process waiting for a projection another process owns tries to take
+	// it over (default 1s): a dead owner is replaced within about that long.
+	LockRetry time.Duration
+	// LockCheck is how often the owner checks the connection holding its lock (default 1s).
+	LockCheck time.Duration
+	// MaxBackoff caps the wait between attempts while a projection fails (default 30s).
+	MaxBackoff time.Duration
+	// StatusInterval is how often an idle projection refreshes its status row (default 5s); a
+	// projection at work writes it with every batch.
+	StatusInterval time.Duration
+	// Timeout bounds each read of the log and each batch's transaction (default 1m).
+	Timeout time.Duration
+	// Now is the clock for lag in seconds (default time.Now).
+	Now func() time.Time
+}
+
+const (
+	defaultBatchSize      = 500
+	maxBatchSize          = 10_000
+	defaultPollInterval   = 500 * time.Millisecond
+	defaultLockRetry      = time.Second
+	defaultLockCheck      = time.Second
+	defaultMaxBackoff     = 30 * time.Second
+	defaultStatusInterval = 5 * time.Second
+	defaultTimeout        = time.Minute
+)
+
+// withDefaults returns c with every zero setting replaced by its default.
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = defaultBatchSize
+	}
+	def(&c.PollInterval, defaultPollInterval)
+	def(&c.LockRetry, defaultLockRetry)
+	def(&c.LockCheck, defaultLockCheck)
+	def(&c.MaxBackoff, defaultMaxBackoff)
+	def(&c.StatusInterval, defaultStatusInterval)
+	def(&c.Timeout, defaultTimeout)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports every setting that is missing or out of range, joined.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Store == nil {
+		errs = append(errs, errors.New("projections: no event store"))
+	}
+	if c.DB == nil {
+		errs = append(errs, errors.New("projections: no read-model database"))
+	}
+	if c.Owner == "" {
+		errs = append(errs, errors.New("projections: no owner name"))
+	}
+	if len(c.Projections) == 0 {
+		errs = append(errs, errors.New("projections: nothing to run"))
+	}
+	seen := map[string]bool{}
+	for _, p := range c.Projections {
+		switch name := p.Name(); {
+		case name == "" || strings.Contains(name, ":"):
+			errs = append(errs, fmt.Errorf("projections: invalid name %q: want a non-empty name without ':'", name))
+		case seen[name]:
+			errs = append(errs, fmt.Errorf("projections: %q twice", name))
+		default:
+			seen[name] = true
+		}
+		if p.SchemaVersion() < 1 {
+			errs = append(errs, fmt.Errorf("projections: %s: schema version %d, want >= 1", p.Name(), p.SchemaVersion()))
+		}
+	}
+	if c.BatchSize < 0 || c.BatchSize > maxBatchSize {
+		errs = append(errs, fmt.Errorf("projections: batch size %d, want 1 to %d", c.BatchSize, maxBatchSize))
+	}
+	for name, d := range map[string]time.Duration{"poll interval": c.PollInterval, "lock retry": c.LockRetry,
+		"lock check": c.LockCheck, "max backoff": c.MaxBackoff, "status interval": c.StatusInterval, "timeout": c.Timeout} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("projections: negative %s", name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Runner runs projections: each in a goroutine of its own, owned by one process at a time.
+type Runner struct {
+	cfg     Config
+	workers []*worker
+	started chan struct{}
+	once    sync.Once
+}
+
+// NewRunner checks cfg and returns a runner; Run starts it.
+func NewRunner(cfg Config) (*Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if cfg.Metrics == nil {
+		m, err := NewMetrics(prometheus.NewRegistry())
+		if err != nil {
+			return nil, err
+		}
+		cfg.Metrics = m
+	}
+	counter, _ := cfg.Store.(eventCounter)
+	r := &Runner{cfg: cfg, started: make(chan struct{})}
+	for _, p := range cfg.Projections {
+		r.workers = append(r.workers, newWorker(p, &r.cfg, counter))
+	}
+	return r, nil
+}
+
+// Run runs every projection until ctx ends, then returns nil once each has stopped and given up
+// ownership. A projection that fails keeps retrying; it never ends Run.
+func (r *Runner) Run(ctx context.Context) error {
+	ran := false
+	r.once.Do(func() { ran = true })
+	if !ran {
+		return errors.New("projections: Runner.Run called twice")
+	}
+	var wg sync.WaitGroup
+	for _, w := range r.workers {
+		wg.Go(func() { w.run(ctx) })
+	}
+	if r.cfg.Waker != nil {
+		wakeups := r.cfg.Waker.Wakeups()
+		wg.Go(func() { r.fanOut(ctx, wakeups) })
+	}
+	close(r.started)
+	wg.Wait()
+	return nil
+}
+
+// fanOut passes each wake-up on to every projection, without ever blocking on one.
+func (r *Runner) fanOut(ctx context.Context, wakeups <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-wakeups:
+			if !ok {
+				return // the waker has stopped: the poll remains
+			}
+			for _, w := range r.workers {
+				select {
+				case w.wake <- struct{}{}:
+				default: // a wake-up is pending already
+				}
+			}
+		}
+	}
+}
+
+// Started is closed once Run has started every projection.
+func (r *Runner) Started() <-chan struct{} { return r.started }
+
+// Status returns what this process knows about each projection, in configuration order. A
+// projection another process owns shows StateWaitingForLock and no progress.
+func (r *Runner) Status() []Status {
+	out := make([]Status, len(r.workers))
+	for i, w := range r.workers {
+		out[i] = w.snapshot()
+	}
+	return out
+}
+
+// State is what a projection is doing.
+type State string
+
+const (
+	// StateWaitingForLock: another process owns the projection; this one waits to take over. Only
+	// seen in the waiting process (metrics, Status), never written to projection_status.
+	StateWaitingForLock State = "waiting_for_lock"
+	// StateCatchingUp: applying batches with more events known to be waiting.
+	StateCatchingUp State = "catching_up"
+	// StateRunning: the last batch reached the head of the log as it was read.
+	StateRunning State = "running"
+	// StateIdle: caught up, waiting for events.
+	StateIdle State = "idle"
+	// StateFailing: the last attempt failed; retrying with backoff.
+	StateFailing State = "failing"
+	// StateStopped: the owner shut down cleanly and no process has taken over yet.
+	StateStopped State = "stopped"
+)
+
+// states lists every State, for the state metric.
+func states() []State {
+	return []State{StateWaitingForLock, StateCatchingUp, StateRunning, StateIdle, StateFailing, StateStopped}
+}
+
+// Status is one projection as this process sees it.
+type Status struct {
+	Name          string
+	SchemaVersion int
+	State         State
+	Owned         bool
+	Position      eventstore.Position
+	Head          eventstore.Position
+	// LagEvents is the number of events between Position and Head, -1 when unknown.
+	LagEvents  int64
+	LagSeconds float64
+	// LastError and ErrorPosition describe the failure while State is StateFailing. ErrorPosition
+	// is nil when the failure is not tied to an event (the database was unreachable).
+	LastError     string
+	ErrorPosition *eventstore.Position
+	ErrorCount    int
+}

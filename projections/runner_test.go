@@ -1,0 +1,360 @@
+package projections_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/eventstore/postgres"
+	"github.com/orderflow/orderflow/projections"
+	"github.com/orderflow/orderflow/projections/projectiontest"
+)
+
+// metric returns the value of the sample of name whose labels include labels, summed over the
+// samples that match.
+func metric(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	samples:
+		for _, m := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for i := 0; i+1 < len(labels); i += 2 {
+				if have[labels[i]] != labels[i+1] {
+					continue samples
+				}
+			}
+			switch {
+			case m.GetCounter() != nil:
+				sum += m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				sum += m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				sum += float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return sum
+}
+
+func newMetrics(t *testing.T) (*projections.Metrics, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := projections.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, reg
+}
+
+// eventually polls cond every 10 ms until it holds, failing t after d.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// statusRow is a projection's row of projection_status, as the query API reads it.
+type statusRow struct {
+	State         string   `db:"state"`
+	LastError     *string  `db:"last_error"`
+	ErrorPosition *string  `db:"error_position"`
+	ErrorCount    int      `db:"error_count"`
+	Owner         *string  `db:"owner"`
+	HeadPosition  *string  `db:"head_position"`
+	LagEvents     *int64   `db:"lag_events"`
+	LagSeconds    *float64 `db:"lag_seconds"`
+	SchemaVersion *int     `db:"schema_version"`
+}
+
+func (e *env) status(t *testing.T, name string) statusRow {
+	t.Helper()
+	r, err := e.pool.Query(timeout(t, 5*time.Second), `SELECT state, last_error, error_position, error_count, owner,
+    head_position, lag_events, lag_seconds, schema_version FROM projection_status WHERE name = $1`, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := pgx.CollectExactlyOneRow(r, pgx.RowToStructByName[statusRow])
+	if err != nil {
+		return statusRow{}
+	}
+	return s
+}
+
+func (e *env) checkpoint(t *testing.T, name string) string {
+	t.Helper()
+	var pos string
+	if err := e.pool.QueryRow(timeout(t, 5*time.Second), `SELECT position FROM projection_checkpoints WHERE name = $1`,
+		name).Scan(&pos); err != nil {
+		return ""
+	}
+	return pos
+}
+
+// TestPoisonEvent: a projection that fails on one event stops right before it with the failure
+// recorded; the others go on; once the fault is gone it recovers by itself.
+func TestPoisonEvent(t *testing.T) {
+	e := newEnv(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 8 {
+		id := uuid.New()
+		e.append(t, id, eventstore.Metadata{}, projectiontest.History(rng, id, fmt.Sprint("c", i), "EUR", time.Now())...)
+	}
+	log, err := e.store.ReadAll(timeout(t, 5*time.Second), eventstore.Position{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poison, before := log[23], log[22]
+
+	orders := &faulty{Projection: projections.Orders{}}
+	orders.failOn(poison.ID)
+	metrics, reg := newMetrics(t)
+	r := e.run(t, projections.Config{
+		Projections: []projections.Projection{orders, projections.CustomerSummary{}, projections.DailySales{}, projections.AuditLog{}},
+		BatchSize:   10, Metrics: metrics,
+	})
+
+	e.waitCaughtUp(t, projections.NameCustomerSummary, projections.NameDailySales, projections.NameAuditLog)
+	eventually(t, 10*time.Second, "orders failing at the poison event", func() bool {
+		s := e.status(t, projections.NameOrders)
+		return s.State == "failing" && s.ErrorCount >= 2
+	})
+	s := e.status(t, projections.NameOrders)
+	if s.ErrorPosition == nil || *s.ErrorPosition != poison.Position.String() || s.LastError == nil ||
+		!strings.Contains(*s.LastError, errPoison.Error()) || !strings.Contains(*s.LastError, poison.ID.String()) {
+		t.Errorf("status %+v, want failing at %s (event %s)", s, poison.Position, poison.ID)
+	}
+	// The events before the poison one are applied: the batch was split to find it.
+	if got := e.checkpoint(t, projections.NameOrders); got != before.Position.String() {
+		t.Errorf("orders checkpoint %s, want %s, right before the poison event", got, before.Position)
+	}
+	var st projections.Status
+	for _, x := range r.Status() {
+		if x.Name == projections.NameOrders {
+			st = x
+		}
+	}
+	if st.State != projections.StateFailing || st.ErrorPosition == nil || *st.ErrorPosition != poison.Position || st.ErrorCount < 1 {
+		t.Errorf("runner status %+v", st)
+	}
+	if n := metric(t, reg, "projector_errors_total", "projection", "orders"); n < 2 {
+		t.Errorf("projector_errors_total{orders} = %v, want >= 2", n)
+	}
+	if n := metric(t, reg, "projector_state", "projection", "orders", "state", "failing"); n != 1 {
+		t.Errorf("projector_state{orders,failing} = %v", n)
+	}
+	if n := metric(t, reg, "projector_errors_total", "projection", "audit_log"); n != 0 {
+		t.Errorf("projector_errors_total{audit_log} = %v, want 0", n)
+	}
+
+	orders.failOn(uuid.Nil)
+	e.waitCaughtUp(t)
+	eventually(t, 5*time.Second, "orders healthy again", func() bool {
+		s := e.status(t, projections.NameOrders)
+		return s.State != "failing" && s.LastError == nil && s.ErrorPosition == nil && s.ErrorCount == 0
+	})
+	if n := metric(t, reg, "projector_events_applied_total", "projection", "orders"); int(n) != len(log) {
+		t.Errorf("projector_events_applied_total{orders} = %v, want %d", n, len(log))
+	}
+}
+
+// TestTwoRunners runs two "processes" (runners with pools of their own) on one database while events
+// are appended: each projection is run by one of them, every event is applied once, and when the
+// owner loses its lock connection or stops, the other takes over within seconds.
+func TestTwoRunners(t *testing.T) {
+	e := newEnv(t)
+	type proc struct {
+		name string
+		run  *running
+		reg  *prometheus.Registry
+	}
+	start := func(name string) *proc {
+		m, reg := newMetrics(t)
+		return &proc{name: name, reg: reg, run: e.run(t, projections.Config{
+			DB: newPool(t, e.url), Owner: name, Metrics: m, BatchSize: 5})}
+	}
+	a, b := start("proc-a"), start("proc-b")
+
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		appended int
+	)
+	write := func(n int, seed uint64) {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(seed, 7))
+			for i := range n {
+				id := uuid.New()
+				h := projectiontest.History(rng, id, fmt.Sprint("c", i%5), "EUR", time.Now())
+				for _, ev := range h {
+					e.append(t, id, eventstore.Metadata{}, ev)
+				}
+				mu.Lock()
+				appended += len(h)
+				mu.Unlock()
+			}
+		})
+	}
+	// Each event applied once, over both processes: the counters add up to the log, per projection.
+	appliedOnce := func(t *testing.T) {
+		t.Helper()
+		for _, name := range allNames() {
+			sum := metric(t, a.reg, "projector_events_applied_total", "projection", name) +
+				metric(t, b.reg, "projector_events_applied_total", "projection", name)
+			if int(sum) != appended {
+				t.Errorf("%s: %v events applied over both processes, want %d", name, sum, appended)
+			}
+		}
+		var audit int
+		if err := e.pool.QueryRow(timeout(t, 5*time.Second), `SELECT count(*) FROM rm_audit_log`).Scan(&audit); err != nil || audit != appended {
+			t.Errorf("audit log has %d rows, want %d (%v)", audit, appended, err)
+		}
+	}
+	owners := func() map[string]string {
+		out := map[string]string{}
+		for _, p := range []*proc{a, b} {
+			for _, s := range p.run.Status() {
+				if s.Owned {
+					out[s.Name] += p.name
+				}
+			}
+		}
+		return out
+	}
+
+	write(20, 1)
+	wg.Wait()
+	e.waitCaughtUp(t)
+	appliedOnce(t)
+	for name, owner := range owners() {
+		if owner != "proc-a" && owner != "proc-b" {
+			t.Errorf("%s owned by %q", name, owner)
+		}
+		if s := e.status(t, name); s.Owner == nil || *s.Owner != owner {
+			t.Errorf("%s: projection_status.owner %v, want %s", name, s.Owner, owner)
+		}
+	}
+	if len(owners()) != 4 {
+		t.Errorf("owners %v, want one for each of the 4 projections", owners())
+	}
+
+	// The lock connections break while events flow: their projections stop at once, and are taken
+	// over (by either process) without an event applied twice.
+	write(10, 2)
+	if _, err := e.pool.Exec(timeout(t, 5*time.Second), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+WHERE datname = current_database() AND application_name LIKE 'projector lock %'`); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	e.waitCaughtUp(t)
+	appliedOnce(t)
+
+	// The process that owns most stops; the other takes everything over within seconds.
+	stopped, other := a, b
+	if strings.Count(fmt.Sprint(owners()), "proc-b") > 2 {
+		stopped, other = b, a
+	}
+	stopped.run.stop()
+	taken := time.Now()
+	eventually(t, 5*time.Second, other.name+" owns every projection", func() bool {
+		o := owners()
+		return len(o) == 4 && !strings.Contains(fmt.Sprint(o), stopped.name)
+	})
+	t.Logf("%s took over in %s", other.name, time.Since(taken).Round(time.Millisecond))
+	write(5, 3)
+	wg.Wait()
+	e.waitCaughtUp(t)
+	appliedOnce(t)
+}
+
+// TestWakeUp: with the poll too slow to matter, events reach the read models within moments through
+// the append notification, after the listener's connection was broken too; and each batch announces
+// its position on the progress channel.
+func TestWakeUp(t *testing.T) {
+	e := newEnv(t)
+	ctx := timeout(t, time.Minute)
+	notifying := e.store.EnableNotify(ctx, postgres.NotifyOptions{})
+	wake, err := postgres.Listen(ctx, e.url+"&application_name=wake-listener", postgres.AppendedChannel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	progress, err := pgx.Connect(ctx, e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = progress.Close(timeout(t, 5*time.Second)) })
+	if _, err := progress.Exec(ctx, "LISTEN "+projections.ProgressChannel); err != nil {
+		t.Fatal(err)
+	}
+
+	e.run(t, projections.Config{Waker: projections.WakeChan(wake), PollInterval: time.Minute})
+	rng := rand.New(rand.NewPCG(8, 9))
+	appendAndWait := func(t *testing.T) eventstore.Position {
+		t.Helper()
+		id := uuid.New()
+		h := projectiontest.History(rng, id, "c1", "EUR", time.Now())
+		res, err := notifying.Append(ctx, projectiontest.Stream(id), eventstore.NoStream(), projectiontest.Encode(t, eventstore.Metadata{}, h...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		started := time.Now()
+		projectiontest.WaitCaughtUp(t, e.pool, e.pool, 5*time.Second, allNames()...)
+		t.Logf("caught up %s after the append", time.Since(started).Round(time.Millisecond))
+		return res.Position
+	}
+
+	appendAndWait(t)
+	// Idle now, and then woken again.
+	time.Sleep(200 * time.Millisecond)
+	pos := appendAndWait(t)
+
+	// Every projection announces the position in its batch's transaction.
+	seen := map[string]bool{}
+	for len(seen) < 4 {
+		n, err := progress.WaitForNotification(timeout(t, 5*time.Second))
+		if err != nil {
+			t.Fatalf("progress notifications %v: %v", seen, err)
+		}
+		name, token, ok := strings.Cut(n.Payload, ":")
+		if p, err := eventstore.ParsePosition(token); !ok || err != nil {
+			t.Fatalf("payload %q", n.Payload)
+		} else if p == pos {
+			seen[name] = true
+		}
+	}
+
+	// The listener's connection breaks; it reconnects and wakes the runner again.
+	if _, err := e.pool.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+WHERE datname = current_database() AND application_name = 'wake-listener'`); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "listener reconnected", func() bool {
+		var n int
+		_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = 'wake-listener'`).Scan(&n)
+		return n == 1
+	})
+	appendAndWait(t)
+}

@@ -1,0 +1,505 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orderflow/orderflow/eventstore"
+)
+
+// worker runs one projection in one process: it waits for the projection's lock, then tails the log
+// from the projection's checkpoint until the lock or ctx is lost.
+type worker struct {
+	proj    Projection
+	name    string
+	cfg     *Config
+	counter eventCounter // nil when the store cannot count events
+	wake    chan struct{}
+	log     *slog.Logger
+	m       *Metrics
+
+	mu     sync.Mutex
+	status Status
+
+	// The status last written to projection_status, to pace idle writes. Used by the worker's
+	// goroutine only.
+	written   State
+	writtenAt time.Time
+}
+
+// eventCounter is what the runner needs from a store to report lag in events: the PostgreSQL store
+// has it, EventStoreDB has no cheap equivalent.
+type eventCounter interface {
+	CountEvents(ctx context.Context, after, upTo eventstore.Position, limit int64) (int64, error)
+}
+
+// lagCountCap bounds the lag count: beyond it the exact number does not matter, and counting costs.
+const lagCountCap = 100_000
+
+// visibilityRetries is how often an idle projection reads again, 5 ms, 10 ms, 20 ms... apart, after a
+// wake-up found nothing: the log shows a transaction's events only once every older transaction has
+// ended, which may be a moment after the notification.
+const visibilityRetries = 5
+
+// callTimeout bounds single statements outside a batch's transaction (status writes, lock queries).
+const callTimeout = 5 * time.Second
+
+func newWorker(p Projection, cfg *Config, counter eventCounter) *worker {
+	w := &worker{
+		proj:    p,
+		name:    p.Name(),
+		cfg:     cfg,
+		counter: counter,
+		wake:    make(chan struct{}, 1),
+		log:     cfg.Logger.With("projection", p.Name()),
+		m:       cfg.Metrics,
+	}
+	w.status = Status{Name: w.name, SchemaVersion: p.SchemaVersion(), State: StateWaitingForLock, LagEvents: -1}
+	w.m.setState(w.name, StateWaitingForLock)
+	w.m.setOwned(w.name, false)
+	return w
+}
+
+// run takes the projection's lock whenever it can and runs the projection while it holds it.
+func (w *worker) run(ctx context.Context) {
+	for {
+		w.setState(StateWaitingForLock)
+		lock, err := w.acquire(ctx)
+		if err != nil {
+			return // ctx ended
+		}
+		w.log.Info("projection owned", "owner", w.cfg.Owner)
+		err = w.own(ctx, lock)
+		if ctx.Err() != nil {
+			return
+		}
+		w.log.Warn("projection given up", "error", err)
+		if !sleep(ctx, jitter(w.cfg.LockRetry)) {
+			return
+		}
+	}
+}
+
+// own runs the projection while this process holds its lock on the connection lock, and releases the
+// lock (by closing the connection) when it returns. It returns when ctx ends, the lock connection
+// breaks (errLockLost) or another process has moved the checkpoint (errFenced).
+func (w *worker) own(parent context.Context, lock *pgx.Conn) error {
+	ctx, cancel := context.WithCancelCause(parent)
+	var watch sync.WaitGroup
+	watch.Go(func() { watchLock(ctx, lock, w.cfg.LockCheck, cancel) })
+	w.written = "" // the owner changed: the first status write must not wait
+	w.setOwned(true)
+
+	err := w.tail(ctx)
+
+	cancel(nil)
+	watch.Wait()
+	lost := context.Cause(ctx)
+	if !errors.Is(lost, errLockLost) && parent.Err() != nil {
+		w.markStopped()
+	}
+	w.setOwned(false)
+	closeCtx, cancelClose := context.WithTimeout(context.WithoutCancel(parent), callTimeout)
+	_ = lock.Close(closeCtx)
+	cancelClose()
+	if errors.Is(lost, errLockLost) {
+		return lost
+	}
+	return err
+}
+
+// tail applies the log to the projection batch by batch until ctx ends or the checkpoint is fenced.
+// Failures are recorded and retried with backoff; they never end tail.
+func (w *worker) tail(ctx context.Context) error {
+	var (
+		pos      eventstore.Position
+		failures int
+		err      error
+	)
+	for {
+		if pos, err = w.start(ctx); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		failures++
+		w.failed(ctx, err, nil, failures)
+		if !sleep(ctx, backoff(failures, w.cfg.MaxBackoff)) {
+			return nil
+		}
+	}
+
+	poll := time.NewTimer(w.cfg.PollInterval)
+	defer poll.Stop()
+	retry := visibilityRetries // retries left after the last wake-up: none yet
+	for {
+		var n int
+		pos, n, err = w.step(ctx, pos)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, errFenced):
+			return err
+		case err != nil:
+			failures++
+			var poison *poisonError
+			var at *eventstore.Position
+			if errors.As(err, &poison) {
+				at = &poison.at
+			}
+			w.failed(ctx, err, at, failures)
+			if !sleep(ctx, backoff(failures, w.cfg.MaxBackoff)) {
+				return nil
+			}
+			continue
+		}
+		failures = 0
+		if n > 0 {
+			continue // there may be more
+		}
+		if retry < visibilityRetries {
+			if !sleep(ctx, 5*time.Millisecond<<retry) {
+				return nil
+			}
+			retry++
+			continue
+		}
+		w.idle(ctx, pos)
+		poll.Reset(w.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.wake:
+			retry = 0
+		case <-poll.C:
+		}
+	}
+}
+
+// start makes sure the projection has a checkpoint of its schema version, rebuilding it from the
+// start of the log when the recorded version is older, and returns the checkpoint.
+func (w *worker) start(ctx context.Context) (eventstore.Position, error) {
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+	defer cancel()
+	version := w.proj.SchemaVersion()
+	if _, err := w.cfg.DB.Exec(ctx, `INSERT INTO projection_checkpoints (name, schema_version) VALUES ($1, $2)
+ON CONFLICT (name) DO NOTHING`, w.name, version); err != nil {
+		return eventstore.Position{}, fmt.Errorf("create checkpoint: %w", err)
+	}
+	var (
+		token  string
+		stored int
+	)
+	if err := w.cfg.DB.QueryRow(ctx, `SELECT position, schema_version FROM projection_checkpoints WHERE name = $1`,
+		w.name).Scan(&token, &stored); err != nil {
+		return eventstore.Position{}, fmt.Errorf("read checkpoint: %w", err)
+	}
+	switch {
+	case stored > version:
+		return eventstore.Position{}, fmt.Errorf("the read model has schema version %d, newer than this projector's %d: run a newer projector", stored, version)
+	case stored < version:
+		if err := w.rebuild(ctx, stored); err != nil {
+			return eventstore.Position{}, err
+		}
+		token = eventstore.Position{}.String()
+	}
+	pos, err := eventstore.ParsePosition(token)
+	if err != nil {
+		return eventstore.Position{}, fmt.Errorf("checkpoint: %w", err)
+	}
+	w.update(func(s *Status) { s.Position = pos })
+	return pos, nil
+}
+
+// rebuild empties the projection's tables and moves its checkpoint to the start of the log, in one
+// transaction, so that it is rebuilt under its new schema version.
+func (w *worker) rebuild(ctx context.Context, from int) error {
+	w.log.Warn("rebuilding projection from the start of the log", "from_schema_version", from,
+		"schema_version", w.proj.SchemaVersion())
+	return pgx.BeginFunc(ctx, w.cfg.DB, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, w.name); err != nil {
+			return fmt.Errorf("lock checkpoint: %w", err)
+		}
+		if err := w.proj.Reset(ctx, tx); err != nil {
+			return fmt.Errorf("reset for rebuild: %w", err)
+		}
+		_, err := tx.Exec(ctx, `UPDATE projection_checkpoints
+SET position = '0:0', commit_pos = 0, prepare_pos = 0, last_event_at = NULL, schema_version = $2, updated_at = now()
+WHERE name = $1`, w.name, w.proj.SchemaVersion())
+		return err
+	})
+}
+
+// step reads the batch after pos and applies it. It returns the new position and the number of
+// events applied. When the batch fails in the projection, step applies its events one at a time, so
+// that those before the failing one commit and the error names the failing one (a *poisonError).
+func (w *worker) step(ctx context.Context, pos eventstore.Position) (eventstore.Position, int, error) {
+	size := w.cfg.BatchSize
+	readCtx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+	defer cancel()
+	// One event more than a batch tells whether more are waiting and how old the oldest is, for free.
+	events, err := w.cfg.Store.ReadAll(readCtx, pos, size+1)
+	if err != nil {
+		return pos, 0, fmt.Errorf("read log after %s: %w", pos, err)
+	}
+	if len(events) == 0 {
+		return pos, 0, nil
+	}
+	var next *eventstore.RecordedEvent
+	if len(events) > size {
+		next, events = &events[size], events[:size]
+	}
+	last := events[len(events)-1].Position
+	prog, err := w.measure(readCtx, last, next)
+	if err != nil {
+		return pos, 0, err
+	}
+
+	err = w.commit(ctx, pos, events, prog)
+	var apply *applyError
+	switch {
+	case err == nil:
+		return last, len(events), nil
+	case !errors.As(err, &apply) || transient(err):
+		return pos, 0, err
+	case len(events) == 1:
+		return pos, 0, &poisonError{at: events[0].Position, id: events[0].ID, err: apply.err}
+	}
+	w.log.Warn("batch failed; applying its events one at a time to find the failing one",
+		"after", pos.String(), "events", len(events), "error", err)
+	for i := range events {
+		err := w.commit(ctx, pos, events[i:i+1], prog)
+		if errors.As(err, &apply) && !transient(err) {
+			return pos, i, &poisonError{at: events[i].Position, id: events[i].ID, err: apply.err}
+		}
+		if err != nil {
+			return pos, i, err
+		}
+		pos = events[i].Position
+	}
+	return pos, len(events), nil
+}
+
+// progress is where a projection stands against the head of the log.
+type progress struct {
+	state      State
+	head       eventstore.Position
+	lagEvents  int64 // -1: unknown
+	lagSeconds float64
+}
+
+// measure returns the progress the projection will have once it is at position at; next is the first
+// event after at, when the read returned it.
+func (w *worker) measure(ctx context.Context, at eventstore.Position, next *eventstore.RecordedEvent) (progress, error) {
+	head, err := w.cfg.Store.Head(ctx)
+	if err != nil {
+		return progress{}, fmt.Errorf("read log head: %w", err)
+	}
+	if head.Compare(at) <= 0 {
+		return progress{state: StateRunning, head: at}, nil
+	}
+	p := progress{state: StateCatchingUp, head: head, lagEvents: -1}
+	if w.counter != nil {
+		if p.lagEvents, err = w.counter.CountEvents(ctx, at, head, lagCountCap); err != nil {
+			return progress{}, err
+		}
+	}
+	if next == nil { // appended after the read
+		after, err := w.cfg.Store.ReadAll(ctx, at, 1)
+		if err != nil {
+			return progress{}, fmt.Errorf("read log after %s: %w", at, err)
+		}
+		if len(after) > 0 {
+			next = &after[0]
+		}
+	}
+	if next != nil {
+		p.lagSeconds = max(0, w.cfg.Now().Sub(next.RecordedAt).Seconds())
+	}
+	return p, nil
+}
+
+// commit applies events, which follow from, and moves the checkpoint to the last of them in one
+// transaction. The checkpoint row is locked and compared with from first: if another process has
+// moved it (it took over while this one lost its lock without noticing yet), nothing is written and
+// the error is errFenced. The advisory lock keeps two owners apart in the normal case; this check
+// is what makes a double apply impossible in the rare one.
+func (w *worker) commit(ctx context.Context, from eventstore.Position, events []eventstore.RecordedEvent, p progress) error {
+	started := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+	defer cancel()
+	tx, err := w.cfg.DB.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // a no-op once committed
+
+	var at string
+	if err := tx.QueryRow(ctx, `SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE`,
+		w.name).Scan(&at); err != nil {
+		return fmt.Errorf("lock checkpoint: %w", err)
+	}
+	if at != from.String() {
+		return fmt.Errorf("%w: checkpoint at %s, this process expected %s", errFenced, at, from)
+	}
+	if err := w.proj.Apply(ctx, tx, events); err != nil {
+		return &applyError{err: err}
+	}
+	last := events[len(events)-1]
+	var b pgx.Batch
+	b.Queue(`UPDATE projection_checkpoints
+SET position = $2, commit_pos = $3, prepare_pos = $4, last_event_at = $5, updated_at = now()
+WHERE name = $1`, w.name, last.Position.String(), int64(last.Position.Commit), int64(last.Position.Prepare), last.RecordedAt)
+	w.queueStatus(&b, p)
+	b.Queue(`SELECT pg_notify($1, $2)`, ProgressChannel, w.name+":"+last.Position.String())
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+
+	w.written, w.writtenAt = p.state, time.Now()
+	w.m.applied.WithLabelValues(w.name).Add(float64(len(events)))
+	w.m.batchSize.WithLabelValues(w.name).Observe(float64(len(events)))
+	w.m.batchTime.WithLabelValues(w.name).Observe(time.Since(started).Seconds())
+	w.progressed(last.Position, p)
+	return nil
+}
+
+// statusSQL writes a healthy status: it clears the error of an earlier failure.
+const statusSQL = `INSERT INTO projection_status AS s
+    (name, state, schema_version, owner, head_position, lag_events, lag_seconds, error_count, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, 0, now())
+ON CONFLICT (name) DO UPDATE SET state = excluded.state, schema_version = excluded.schema_version,
+    owner = excluded.owner, head_position = excluded.head_position, lag_events = excluded.lag_events,
+    lag_seconds = excluded.lag_seconds, last_error = NULL, error_position = NULL, error_count = 0,
+    updated_at = excluded.updated_at`
+
+func (w *worker) statusArgs(p progress) []any {
+	var lag *int64
+	if p.lagEvents >= 0 {
+		lag = &p.lagEvents
+	}
+	return []any{w.name, string(p.state), w.proj.SchemaVersion(), w.cfg.Owner, p.head.String(), lag, p.lagSeconds}
+}
+
+func (w *worker) queueStatus(b *pgx.Batch, p progress) { b.Queue(statusSQL, w.statusArgs(p)...) }
+
+// idle records that the projection is caught up at pos. The status row is written when the state
+// changes and then every StatusInterval, not at every poll: an idle projector would otherwise write
+// several rows a second forever.
+func (w *worker) idle(ctx context.Context, pos eventstore.Position) {
+	p := progress{state: StateIdle, head: pos}
+	w.progressed(pos, p)
+	if w.written == StateIdle && time.Since(w.writtenAt) < w.cfg.StatusInterval {
+		return
+	}
+	callCtx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	if _, err := w.cfg.DB.Exec(callCtx, statusSQL, w.statusArgs(p)...); err != nil {
+		w.log.Warn("write projection status", "error", err)
+		return
+	}
+	w.written, w.writtenAt = StateIdle, time.Now()
+}
+
+// failed records a failed attempt: in the log, the metrics and projection_status. at is the failing
+// event's position, nil when the failure is not an event's.
+func (w *worker) failed(ctx context.Context, err error, at *eventstore.Position, failures int) {
+	msg := err.Error()
+	if len(msg) > 4000 {
+		msg = msg[:4000]
+	}
+	var atToken *string
+	args := []any{"error", err, "attempt", failures}
+	if at != nil {
+		t := at.String()
+		atToken = &t
+		args = append(args, "position", t)
+	}
+	w.log.Error("projection failing", args...)
+	w.m.errors.WithLabelValues(w.name).Inc()
+	w.setState(StateFailing)
+	w.update(func(s *Status) {
+		s.LastError, s.ErrorCount, s.ErrorPosition = msg, failures, nil
+		if at != nil {
+			pos := *at
+			s.ErrorPosition = &pos
+		}
+	})
+	// Not in the failed transaction, which is gone; on a fresh context so that an error that came
+	// from a deadline still gets recorded.
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	defer cancel()
+	if _, err := w.cfg.DB.Exec(callCtx, `INSERT INTO projection_status AS s
+    (name, state, schema_version, owner, last_error, error_position, error_count, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, 1, now())
+ON CONFLICT (name) DO UPDATE SET state = excluded.state, schema_version = excluded.schema_version,
+    owner = excluded.owner, last_error = excluded.last_error, error_position = excluded.error_position,
+    error_count = s.error_count + 1, updated_at = excluded.updated_at`,
+		w.name, string(StateFailing), w.proj.SchemaVersion(), w.cfg.Owner, msg, atToken); err != nil {
+		w.log.Warn("write projection status", "error", err)
+		return
+	}
+	w.written, w.writtenAt = StateFailing, time.Now()
+}
+
+// markStopped records a clean shutdown, unless another process has taken over meanwhile.
+func (w *worker) markStopped() {
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	if _, err := w.cfg.DB.Exec(ctx, `UPDATE projection_status SET state = $3, owner = NULL, updated_at = now()
+WHERE name = $1 AND owner = $2`, w.name, w.cfg.Owner, string(StateStopped)); err != nil {
+		w.log.Warn("write projection status", "error", err)
+	}
+}
+
+// progressed updates this process's view after the projection reached pos.
+func (w *worker) progressed(pos eventstore.Position, p progress) {
+	w.m.setProgress(w.name, pos, p)
+	w.m.setState(w.name, p.state)
+	w.update(func(s *Status) {
+		s.State, s.Position, s.Head, s.LagEvents, s.LagSeconds = p.state, pos, p.head, p.lagEvents, p.lagSeconds
+		s.LastError, s.ErrorPosition, s.ErrorCount = "", nil, 0
+	})
+}
+
+func (w *worker) setState(s State) {
+	w.m.setState(w.name, s)
+	w.update(func(st *Status) { st.State = s })
+}
+
+func (w *worker) setOwned(owned bool) {
+	w.m.setOwned(w.name, owned)
+	w.update(func(s *Status) {
+		s.Owned = owned
+		if !owned {
+			s.Head, s.LagEvents, s.LagSeconds = eventstore.Position{}, -1, 0
+		}
+	})
+}
+
+func (w *worker) update(f func(*Status)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	f(&w.status)
+}
+
+func (w *worker) snapshot() Status {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.status
+	if s.ErrorPosition != nil {
+		pos := *s.ErrorPosition
+		s.ErrorPosition = &pos
+	}
+	return s
+}
