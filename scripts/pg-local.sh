@@ -155,7 +155,9 @@ pg_local_start() {
 			pg_local_stop
 			return 1
 		fi
-		_pg_local_as_owner "$bindir/postgres" -D "$data" -k "$dir/sock" -h 127.0.0.1 -p "$port" \
+		# setsid: a Ctrl-C in the terminal goes to the foreground process group; the server must not
+		# stop before the services using it have shut down. The caller's trap stops it by PID.
+		_pg_local_as_owner setsid "$bindir/postgres" -D "$data" -k "$dir/sock" -h 127.0.0.1 -p "$port" \
 			-c fsync=off -c synchronous_commit=off -c full_page_writes=off \
 			-c max_connections=300 -c shared_buffers=128MB \
 			>"$log" 2>&1 </dev/null &
