@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -25,36 +23,10 @@ type binaries struct{ command, projector, query string }
 var bins binaries // set by TestMain, which has no other way to hand them over
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "orderflow-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	tb := &buildTB{}
-	bins = binaries{
-		command:   proctest.Build(tb, dir, "github.com/orderflow/orderflow/cmd/command-api"),
-		projector: proctest.Build(tb, dir, "github.com/orderflow/orderflow/cmd/projector"),
-		query:     proctest.Build(tb, dir, "github.com/orderflow/orderflow/cmd/query-api"),
-	}
-	code := 1
-	if !tb.failed {
-		code = m.Run()
-	}
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// buildTB lets TestMain use proctest.Build, which reports through testing.TB.
-type buildTB struct {
-	testing.TB
-	failed bool
-}
-
-func (b *buildTB) Helper() {}
-func (b *buildTB) Fatalf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, format+"\n", args...)
-	b.failed = true
-	panic("build failed")
+	proctest.Main(m, func(b []string) { bins = binaries{command: b[0], projector: b[1], query: b[2]} },
+		"github.com/orderflow/orderflow/cmd/command-api",
+		"github.com/orderflow/orderflow/cmd/projector",
+		"github.com/orderflow/orderflow/cmd/query-api")
 }
 
 // platform is the three services on one fresh database.

@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orderflow/orderflow/internal/backend"
+	"github.com/orderflow/orderflow/internal/envconfig"
 )
 
 // config is the service's whole configuration, read from the environment once at start-up.
@@ -40,23 +39,23 @@ type config struct {
 // loadConfig reads the configuration through getenv and validates it. The error names every setting
 // that is missing or malformed.
 func loadConfig(getenv func(string) string) (config, error) {
-	p := parser{getenv: getenv}
+	p := envconfig.New(getenv)
 	cfg := config{
-		HTTPAddr:           p.str("HTTP_ADDR", ":8080"),
-		DatabaseURL:        p.str("DATABASE_URL", ""),
-		StoreTimeout:       p.duration("STORE_TIMEOUT", 5*time.Second),
-		RequestTimeout:     p.duration("REQUEST_TIMEOUT", 10*time.Second),
-		ShutdownTimeout:    p.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
-		IdempotencyTTL:     p.duration("IDEMPOTENCY_TTL", 24*time.Hour),
-		CleanupInterval:    p.duration("IDEMPOTENCY_CLEANUP_INTERVAL", 5*time.Minute),
-		BreakerFailures:    uint32(p.integer("BREAKER_FAILURES", 5, 1<<20)),
-		BreakerOpenFor:     p.duration("BREAKER_OPEN_FOR", 10*time.Second),
-		EventStoreMaxConns: int32(p.integer("EVENTSTORE_MAX_CONNS", 16, 10_000)),
-		DatabaseMaxConns:   int32(p.integer("DATABASE_MAX_CONNS", 32, 10_000)),
-		LogLevel:           p.level("LOG_LEVEL", slog.LevelInfo),
+		HTTPAddr:           p.String("HTTP_ADDR", ":8080"),
+		DatabaseURL:        p.String("DATABASE_URL", ""),
+		StoreTimeout:       p.Duration("STORE_TIMEOUT", 5*time.Second),
+		RequestTimeout:     p.Duration("REQUEST_TIMEOUT", 10*time.Second),
+		ShutdownTimeout:    p.Duration("SHUTDOWN_TIMEOUT", 20*time.Second),
+		IdempotencyTTL:     p.Duration("IDEMPOTENCY_TTL", 24*time.Hour),
+		CleanupInterval:    p.Duration("IDEMPOTENCY_CLEANUP_INTERVAL", 5*time.Minute),
+		BreakerFailures:    uint32(p.Int("BREAKER_FAILURES", 5, 1<<20)),
+		BreakerOpenFor:     p.Duration("BREAKER_OPEN_FOR", 10*time.Second),
+		EventStoreMaxConns: int32(p.Int("EVENTSTORE_MAX_CONNS", 16, 10_000)),
+		DatabaseMaxConns:   int32(p.Int("DATABASE_MAX_CONNS", 32, 10_000)),
+		LogLevel:           p.Level("LOG_LEVEL", slog.LevelInfo),
 	}
-	cfg.EventStoreURL = p.str("EVENTSTORE_URL", cfg.DatabaseURL)
-	return cfg, errors.Join(append(p.errs, cfg.Validate())...)
+	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
+	return cfg, errors.Join(p.Err(), cfg.Validate())
 }
 
 // Validate checks what parsing cannot: required settings and the shape of addresses and URLs. It
@@ -96,57 +95,4 @@ func (c config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// parser reads settings and collects one error per malformed one; a malformed setting takes its
-// default so that the others are still checked.
-type parser struct {
-	getenv func(string) string
-	errs   []error
-}
-
-func (p *parser) str(name, def string) string {
-	if v := strings.TrimSpace(p.getenv(name)); v != "" {
-		return v
-	}
-	return def
-}
-
-func (p *parser) duration(name string, def time.Duration) time.Duration {
-	v := p.str(name, "")
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		p.errs = append(p.errs, fmt.Errorf("%s: want a positive duration such as 5s or 250ms, got %q", name, v))
-		return def
-	}
-	return d
-}
-
-func (p *parser) integer(name string, def, max int) int {
-	v := p.str(name, "")
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > max {
-		p.errs = append(p.errs, fmt.Errorf("%s: want a whole number from 1 to %d, got %q", name, max, v))
-		return def
-	}
-	return n
-}
-
-func (p *parser) level(name string, def slog.Level) slog.Level {
-	v := p.str(name, "")
-	if v == "" {
-		return def
-	}
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(v)); err != nil {
-		p.errs = append(p.errs, fmt.Errorf("%s: want debug, info, warn or error, got %q", name, v))
-		return def
-	}
-	return l
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +16,7 @@ import (
 	"github.com/orderflow/orderflow/domain"
 	"github.com/orderflow/orderflow/eventstore"
 	"github.com/orderflow/orderflow/internal/pgtest"
+	"github.com/orderflow/orderflow/internal/proctest"
 )
 
 const (
@@ -279,7 +278,7 @@ func TestCommandAPI(t *testing.T) {
 	})
 
 	srv.stop()
-	if !strings.Contains(srv.logs.String(), `"msg":"request"`) || !strings.Contains(srv.logs.String(), `"route":"/orders/:id/items"`) {
+	if !strings.Contains(srv.proc.Logs(), `"msg":"request"`) || !strings.Contains(srv.proc.Logs(), `"route":"/orders/:id/items"`) {
 		t.Error("no access log lines with the route")
 	}
 }
@@ -339,7 +338,7 @@ func TestTwoReplicas(t *testing.T) {
 	a.stop()
 	b.stop()
 	// Not a requirement, a check that the test does what it says: the replicas did collide.
-	retries := strings.Count(a.logs.String()+b.logs.String(), "version conflict; deciding again")
+	retries := strings.Count(a.proc.Logs()+b.proc.Logs(), "version conflict; deciding again")
 	t.Logf("%d optimistic retries across the replicas", retries)
 	if retries == 0 {
 		t.Log("no version conflict between the replicas this time: the retry path went unexercised")
@@ -424,22 +423,20 @@ WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	srv.proc.Signal(syscall.SIGTERM)
 	// The server stops accepting connections but waits for the request.
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(srv.logs.String(), "shutting down") && time.Now().Before(deadline) {
+	for !strings.Contains(srv.proc.Logs(), "shutting down") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	select {
-	case <-srv.done:
+	case <-srv.proc.Done():
 		t.Fatal("the process exited with a request in flight")
 	case r := <-done:
 		t.Fatalf("the request finished while its lock was held: %d %s", r.status, r.body)
 	case <-time.After(300 * time.Millisecond):
 	}
-	if _, err := newClient(t, srv.url).try("GET", "/healthz", ""); err == nil {
+	if _, err := newClient(t, srv.proc.URL).try("GET", "/healthz", ""); err == nil {
 		t.Error("a new request was served after SIGTERM")
 	}
 
@@ -454,7 +451,7 @@ WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database
 	case <-time.After(20 * time.Second):
 		t.Fatal("the in-flight request did not complete")
 	}
-	srv.wait()
+	srv.proc.Wait()
 }
 
 // TestStoreUnavailable cuts the event store off behind a proxy: commands fail with 503 and
@@ -489,7 +486,7 @@ func TestStoreUnavailable(t *testing.T) {
 			t.Errorf("with the breaker open a request took %s, want it to fail fast", took)
 		}
 	}
-	if !strings.Contains(srv.logs.String(), `"to":"open"`) {
+	if !strings.Contains(srv.proc.Logs(), `"to":"open"`) {
 		t.Error("the circuit breaker did not open")
 	}
 	if r := c.do("GET", "/readyz", ""); r.status != 503 {
@@ -532,23 +529,17 @@ func TestBadConfiguration(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, binary)
-			cmd.Env = env(tt.settings)
-			var stderr, stdout strings.Builder
-			cmd.Stderr, cmd.Stdout = &stderr, &stdout
-			err := cmd.Run()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() != 2 {
-				t.Fatalf("exit: %v, want status 2; stderr %q", err, stderr.String())
+			p := proctest.Launch(t, binary, tt.settings)
+			if code := p.ExitCode(); code != 2 {
+				t.Fatalf("exit: %d, want status 2; stderr %q", code, p.Stderr())
 			}
-			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			stderr := p.Stderr()
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
 			if len(lines) != 1 || !strings.Contains(lines[0], tt.want) {
-				t.Errorf("stderr %q, want one line naming %s", stderr.String(), tt.want)
+				t.Errorf("stderr %q, want one line naming %s", stderr, tt.want)
 			}
-			if strings.Contains(stderr.String(), "%zz") {
-				t.Errorf("stderr repeats the URL: %q", stderr.String())
+			if strings.Contains(stderr, "%zz") {
+				t.Errorf("stderr repeats the URL: %q", stderr)
 			}
 		})
 	}

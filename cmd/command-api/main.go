@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -30,6 +29,7 @@ import (
 	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/idempotency"
 	"github.com/orderflow/orderflow/internal/resilience"
+	"github.com/orderflow/orderflow/internal/serve"
 	"github.com/orderflow/orderflow/migrations"
 )
 
@@ -119,7 +119,6 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		// A request may run for RequestTimeout before its response is written.
 		WriteTimeout: cfg.RequestTimeout + 5*time.Second,
 		IdleTimeout:  2 * time.Minute,
-		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
 	cleanCtx, stopCleaning := context.WithCancel(ctx)
@@ -130,25 +129,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		wg.Wait()
 	}()
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "eventstore", kind.String())
-
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
-	// Not derived from ctx, which has ended: in-flight requests get their own deadline to finish.
-	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancelShutdown()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	return nil
+	return serve.Serve(ctx, srv, ln, serve.Options{
+		Logger: log, LogAttrs: []any{"eventstore", kind.String()}, ShutdownTimeout: cfg.ShutdownTimeout,
+	})
 }

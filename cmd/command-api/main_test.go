@@ -1,18 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +14,7 @@ import (
 
 	"github.com/orderflow/orderflow/eventstore"
 	"github.com/orderflow/orderflow/eventstore/postgres"
+	"github.com/orderflow/orderflow/internal/proctest"
 )
 
 // binary is the command-api executable built by TestMain. A package variable because TestMain has no
@@ -29,173 +23,31 @@ var binary string
 
 // TestMain builds the real binary once; the tests start it as a process and talk to it over HTTP.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "command-api-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "command-api")
-	args := []string{"build", "-o", binary}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, ".")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build command-api:", err)
-		_ = os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	proctest.Main(m, func(b []string) { binary = b[0] }, "github.com/orderflow/orderflow/cmd/command-api")
 }
 
 // server is one running command-api process.
 type server struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	url  string
+	proc *proctest.Process
 	c    *client // talks to this server
-	logs *lockedBuffer
-	done chan struct{} // closed when the process has exited
-	err  error         // its exit error, once done is closed
-}
-
-// lockedBuffer collects a process's output for the test log.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// env is the process environment: only what is given, so that nothing from the test's own
-// environment (a DATABASE_URL of CI, say) leaks in.
-func env(settings map[string]string) []string {
-	out := []string{"PATH=" + os.Getenv("PATH")}
-	if raceEnabled {
-		// A race-enabled binary sleeps 1 s at exit by default, waiting for late race reports; a found
-		// race still makes it exit 66, which fails the test.
-		out = append(out, "GORACE=atexit_sleep_ms=100")
-	}
-	for k, v := range settings {
-		out = append(out, k+"="+v)
-	}
-	return out
 }
 
 // start runs the binary with settings (HTTP_ADDR defaults to a free port on 127.0.0.1), waits until
 // /healthz answers, and stops it at cleanup if the test did not.
 func start(t *testing.T, settings map[string]string) *server {
 	t.Helper()
-	if settings["HTTP_ADDR"] == "" {
-		settings["HTTP_ADDR"] = "127.0.0.1:0"
-	}
-	s := &server{t: t, logs: &lockedBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(binary)
-	s.cmd.Env = env(settings)
-	s.cmd.Stderr = s.logs
-	stdout, err := s.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-
-	// The binary logs the address it listens on; with port 0 that is how the test learns the port.
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			_, _ = s.logs.Write([]byte(line + "\n"))
-			var entry struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" {
-				addr <- entry.Addr
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-		s.err = s.cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			_ = s.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-s.done:
-			case <-time.After(30 * time.Second):
-				_ = s.cmd.Process.Kill()
-				<-s.done
-			}
-		}
-		if t.Failed() {
-			t.Logf("command-api output:\n%s", s.logs.String())
-		}
-	})
-
-	select {
-	case a := <-addr:
-		s.url = "http://" + a
-	case <-s.done:
-		t.Fatalf("command-api exited at start-up: %v\n%s", s.err, s.logs.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("command-api did not listen within 60s\n%s", s.logs.String())
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(s.url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				s.c = newClient(t, s.url)
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz did not answer 200 within 10s: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	p := proctest.Start(t, binary, settings)
+	p.WaitOK("/healthz")
+	return &server{proc: p, c: newClient(t, p.URL)}
 }
 
 // stop sends SIGTERM to the process and checks that it exits 0 within 30 s. It first closes the
 // client's idle keep-alive connections, as a load balancer draining the instance would: the server
 // waits up to 5 s for connections that were opened but never carried a request.
 func (s *server) stop() {
-	s.t.Helper()
 	s.c.http.CloseIdleConnections()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		s.t.Fatal(err)
-	}
-	s.wait()
-}
-
-// wait checks that the process exits 0 within 30 s.
-func (s *server) wait() {
-	s.t.Helper()
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		s.t.Fatal("command-api did not exit within 30s of SIGTERM")
-	}
-	if s.err != nil {
-		s.t.Fatalf("command-api exited with %v", s.err)
-	}
+	s.proc.Signal(syscall.SIGTERM)
+	s.proc.Wait()
 }
 
 // response is a decoded HTTP response.

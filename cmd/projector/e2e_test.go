@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +18,7 @@ import (
 	"github.com/orderflow/orderflow/eventstore"
 	"github.com/orderflow/orderflow/eventstore/postgres"
 	"github.com/orderflow/orderflow/internal/pgtest"
+	"github.com/orderflow/orderflow/internal/proctest"
 	"github.com/orderflow/orderflow/migrations"
 	"github.com/orderflow/orderflow/projections"
 	"github.com/orderflow/orderflow/projections/projectiontest"
@@ -192,7 +191,7 @@ FROM projection_status s JOIN projection_checkpoints c USING (name) ORDER BY 1`)
 		t.Errorf("status rows\n got %v\nwant %v", got, want)
 	}
 
-	p.stop()
+	p.Stop()
 	var stopped int
 	if err := pool.QueryRow(timeout(t, 5*time.Second), `SELECT count(*) FROM projection_status WHERE state = 'stopped' AND owner IS NULL`).Scan(&stopped); err != nil || stopped != 4 {
 		t.Errorf("%d projections recorded as stopped (%v), want 4", stopped, err)
@@ -209,7 +208,7 @@ FROM projection_status s JOIN projection_checkpoints c USING (name) ORDER BY 1`)
 	if got := p.metric(`projector_events_applied_total{projection="orders"}`); got != float64(more) {
 		t.Errorf("after the restart %v events applied, want the %d new ones", got, more)
 	}
-	p.stop()
+	p.Stop()
 }
 
 // TestConfiguration: a bad setting or command is one clear line and exit status 2.
@@ -229,28 +228,19 @@ func TestConfiguration(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.CommandContext(timeout(t, 30*time.Second), binary, tt.args...)
-			cmd.Env = env(tt.settings)
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			err := cmd.Run()
-			code := 0
-			var exit *exec.ExitError
-			if errors.As(err, &exit) {
-				code = exit.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
+			p := proctest.Launch(t, binary, tt.settings, tt.args...)
+			code := p.ExitCode()
+			stderr := p.Stderr()
 			if code != tt.code {
-				t.Errorf("exit %d, want %d; stderr %q", code, tt.code, stderr.String())
+				t.Errorf("exit %d, want %d; stderr %q", code, tt.code, stderr)
 			}
 			for _, w := range tt.want {
-				if !strings.Contains(stderr.String(), w) {
-					t.Errorf("stderr %q lacks %q", stderr.String(), w)
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr %q lacks %q", stderr, w)
 				}
 			}
-			if tt.code == 2 && tt.name != "unknown command" && strings.Count(strings.TrimSpace(stderr.String()), "\n") != 0 {
-				t.Errorf("stderr is not one line: %q", stderr.String())
+			if tt.code == 2 && tt.name != "unknown command" && strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("stderr is not one line: %q", stderr)
 			}
 		})
 	}
@@ -291,7 +281,7 @@ func rebuild(t *testing.T, events *pgxpool.Pool, eventStoreURL string) map[strin
 	p := start(t, map[string]string{"DATABASE_URL": fresh, "EVENTSTORE_URL": eventStoreURL, "BATCH_SIZE": "100", "PROJECTOR_ID": "rebuild"})
 	pool := newPool(t, fresh)
 	projectiontest.WaitCaughtUp(t, events, pool, 60*time.Second, allNames()...)
-	p.stop()
+	p.Stop()
 	return dump(t, pool)
 }
 
@@ -317,7 +307,7 @@ func TestCrashRecovery(t *testing.T) {
 	for i := range kills {
 		p := start(t, settings)
 		time.Sleep(time.Duration(50+rng.IntN(500)) * time.Millisecond)
-		p.kill()
+		p.Kill()
 		if i == kills/2 {
 			// Between two crashes, a checkpoint must be somewhere in the middle of the log.
 			var moved int
@@ -330,7 +320,7 @@ func TestCrashRecovery(t *testing.T) {
 	appended := stopNotifying() + stopSilent()
 	p := start(t, settings)
 	projectiontest.WaitCaughtUp(t, pool, pool, 60*time.Second, allNames()...)
-	p.stop()
+	p.Stop()
 
 	got := dump(t, pool)
 	if diff := projectiontest.Diff(got, rebuild(t, pool, db)); diff != "" {
@@ -388,7 +378,7 @@ func TestTwoProcesses(t *testing.T) {
 	if dead == "a" {
 		alive = "b"
 	}
-	procs[dead].kill()
+	procs[dead].Kill()
 	killed := time.Now()
 	deadline := killed.Add(10 * time.Second)
 	for {
@@ -425,7 +415,7 @@ func TestTwoProcesses(t *testing.T) {
 			t.Errorf("%s: %v events applied over both processes, want %d", name, total, events+more)
 		}
 	}
-	procs[alive].stop()
+	procs[alive].Stop()
 	if diff := projectiontest.Diff(dump(t, pool), rebuild(t, pool, db)); diff != "" {
 		t.Errorf("read models differ from a rebuild:\n%s", diff)
 	}

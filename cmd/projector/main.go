@@ -16,7 +16,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -35,6 +34,7 @@ import (
 
 	"github.com/orderflow/orderflow/eventstore/postgres"
 	"github.com/orderflow/orderflow/internal/backend"
+	"github.com/orderflow/orderflow/internal/serve"
 	"github.com/orderflow/orderflow/migrations"
 	"github.com/orderflow/orderflow/projections"
 )
@@ -170,32 +170,16 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		ReadHeaderTimeout: 5 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
 	wg.Go(func() { _ = runner.Run(runCtx) })
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "eventstore", kind.String(), "projector_id", cfg.ProjectorID)
-
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
-	// The projections end their batch and give up their locks; then the server stops.
-	wg.Wait()
-	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancelShutdown()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	return nil
+	return serve.Serve(ctx, srv, ln, serve.Options{
+		Logger:          log,
+		LogAttrs:        []any{"eventstore", kind.String(), "projector_id", cfg.ProjectorID},
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		// The projections end their batch and give up their locks; then the server stops.
+		BeforeShutdown: wg.Wait,
+	})
 }
 
 // handler serves /healthz (the process answers), /readyz (the read-model database answers and the

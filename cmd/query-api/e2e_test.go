@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orderflow/orderflow/internal/pgtest"
+	"github.com/orderflow/orderflow/internal/proctest"
 )
 
 // get sends a GET with headers (alternating names and values) and returns the response, body read.
@@ -50,7 +51,8 @@ func tryGet(url string, headers ...string) (*http.Response, []byte, error) {
 // down cleanly on SIGTERM.
 func TestQueryAPI(t *testing.T) {
 	dbURL := pgtest.NewDatabase(t)
-	p, base := serve(t, map[string]string{"DATABASE_URL": dbURL, "MAX_WAIT": "3s"})
+	p := startQueryAPI(t, map[string]string{"DATABASE_URL": dbURL, "MAX_WAIT": "3s"})
+	base := p.URL
 
 	resp, body := get(t, base+"/orders")
 	if resp.StatusCode != 200 || string(body) != `{"orders":[],"next_cursor":null}`+"\n" ||
@@ -105,14 +107,12 @@ func TestQueryAPI(t *testing.T) {
 		}
 	})
 
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := p.exit(); code != 0 {
+	p.Signal(syscall.SIGTERM)
+	if code := p.ExitCode(); code != 0 {
 		t.Errorf("exit code %d after SIGTERM, want 0", code)
 	}
 	// Logs are JSON, one object a line, and nothing else is on stdout.
-	for _, line := range strings.Split(strings.TrimSpace(p.stdout.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(p.Stdout()), "\n") {
 		if !json.Valid([]byte(line)) {
 			t.Errorf("stdout line is not JSON: %q", line)
 		}
@@ -150,15 +150,15 @@ ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position`, position); err !
 // TestBadConfiguration: a bad setting is one line on stderr, nothing on stdout, and exit status 2,
 // before any connection is attempted.
 func TestBadConfiguration(t *testing.T) {
-	p := start(t, map[string]string{"MAX_WAIT": "soon", "HTTP_ADDR": "127.0.0.1:0"})
-	if code := p.exit(); code != 2 {
+	p := proctest.Launch(t, binary, map[string]string{"MAX_WAIT": "soon", "HTTP_ADDR": "127.0.0.1:0"})
+	if code := p.ExitCode(); code != 2 {
 		t.Errorf("exit code %d, want 2", code)
 	}
-	stderr := p.stderr.String()
+	stderr := p.Stderr()
 	if strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "MAX_WAIT") || !strings.Contains(stderr, "DATABASE_URL") {
 		t.Errorf("stderr %q: want one line naming MAX_WAIT and DATABASE_URL", stderr)
 	}
-	if out := p.stdout.String(); out != "" {
+	if out := p.Stdout(); out != "" {
 		t.Errorf("stdout %q, want nothing", out)
 	}
 }

@@ -12,7 +12,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -29,6 +28,7 @@ import (
 	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/queryapi"
 	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
+	"github.com/orderflow/orderflow/internal/serve"
 	"github.com/orderflow/orderflow/migrations"
 )
 
@@ -103,7 +103,6 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		// A request may run for RequestTimeout before its response is written.
 		WriteTimeout: cfg.RequestTimeout + 5*time.Second,
 		IdleTimeout:  2 * time.Minute,
-		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
 	// The broker outlives ctx until the server has shut down: requests still waiting for a position
@@ -114,25 +113,5 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	defer wg.Wait()
 	defer stopBroker()
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String())
-
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
-	// Not derived from ctx, which has ended: in-flight requests get their own deadline to finish.
-	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancelShutdown()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	return nil
+	return serve.Serve(ctx, srv, ln, serve.Options{Logger: log, ShutdownTimeout: cfg.ShutdownTimeout})
 }

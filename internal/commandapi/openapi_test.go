@@ -2,59 +2,17 @@ package commandapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
-	"regexp"
-	"slices"
-	"strings"
 	"testing"
+
+	"github.com/orderflow/orderflow/internal/openapitest"
 )
 
 // TestRoutesMatchOpenAPI fails when the server registers a route the document does not describe, or
 // the document describes one the server does not have.
 func TestRoutesMatchOpenAPI(t *testing.T) {
-	var doc struct {
-		OpenAPI string                    `json:"openapi"`
-		Paths   map[string]map[string]any `json:"paths"`
-	}
-	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(doc.OpenAPI, "3.1.") {
-		t.Errorf("openapi = %q, want 3.1.x", doc.OpenAPI)
-	}
-	operations := map[string]bool{"get": true, "put": true, "post": true, "delete": true, "options": true, "head": true, "patch": true, "trace": true}
-	var documented []string
-	for path, item := range doc.Paths {
-		for method := range item {
-			if operations[method] {
-				documented = append(documented, strings.ToUpper(method)+" "+path)
-			}
-		}
-	}
-
-	param := regexp.MustCompile(`:([A-Za-z0-9_]+)`)
-	var registered []string
-	for _, r := range New(Config{Logger: slog.New(slog.DiscardHandler)}).Routes() {
-		registered = append(registered, r.Method+" "+param.ReplaceAllString(r.Path, "{$1}"))
-	}
-
-	slices.Sort(documented)
-	slices.Sort(registered)
-	for _, r := range registered {
-		if !slices.Contains(documented, r) {
-			t.Errorf("route %s is not in openapi.json", r)
-		}
-	}
-	for _, d := range documented {
-		if !slices.Contains(registered, d) {
-			t.Errorf("openapi.json has %s, which the server does not register", d)
-		}
-	}
-	if len(registered) == 0 {
-		t.Fatal("no routes")
-	}
+	openapitest.CheckRoutes(t, openAPIDocument, New(Config{Logger: slog.New(slog.DiscardHandler)}).Routes())
 }
 
 func TestOpenAPIIsServed(t *testing.T) {

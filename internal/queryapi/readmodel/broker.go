@@ -53,6 +53,7 @@ type waiter struct {
 	want    eventstore.Position
 	seen    eventstore.Position // the last position notified, guarded by Broker.mu
 	reached chan struct{}       // closed once seen >= want
+	blocked bool                // read the checkpoint and now waits for a notification, guarded by Broker.mu
 }
 
 // BrokerOptions tune a Broker. The zero value is usable.
@@ -111,6 +112,7 @@ func (b *Broker) Wait(ctx context.Context, projection string, want eventstore.Po
 	if pos.Compare(want) >= 0 {
 		return pos, nil
 	}
+	b.block(w)
 
 	timer := time.NewTimer(patience)
 	defer timer.Stop()
@@ -137,13 +139,18 @@ func (b *Broker) Ready(context.Context) error {
 	return nil
 }
 
-// Waiting returns how many waits are in progress.
+// Waiting returns how many waits have read the checkpoint without finding their position there and
+// now wait for a notification.
 func (b *Broker) Waiting() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := 0
 	for _, set := range b.waiters {
-		n += len(set)
+		for w := range set {
+			if w.blocked {
+				n++
+			}
+		}
 	}
 	return n
 }
@@ -274,6 +281,12 @@ func (b *Broker) remove(projection string, w *waiter) {
 	if len(b.waiters[projection]) == 0 {
 		delete(b.waiters, projection)
 	}
+}
+
+func (b *Broker) block(w *waiter) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	w.blocked = true
 }
 
 func (b *Broker) seen(w *waiter) eventstore.Position {

@@ -1,7 +1,0 @@
-//go:build race
-
-package main
-
-// raceEnabled builds the binary under test with the race detector when the tests run with it, so
-// that the end-to-end load finds races in the server too.
-const raceEnabled = true
