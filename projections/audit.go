@@ -17,6 +17,8 @@ type AuditLog struct{}
 func (AuditLog) Name() string       { return NameAuditLog }
 func (AuditLog) SchemaVersion() int { return 1 }
 
+func (AuditLog) Tables() []string { return []string{"rm_audit_log"} }
+
 func (AuditLog) Reset(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `TRUNCATE rm_audit_log`)
 	return err

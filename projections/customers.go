@@ -21,6 +21,10 @@ type CustomerSummary struct{}
 func (CustomerSummary) Name() string       { return NameCustomerSummary }
 func (CustomerSummary) SchemaVersion() int { return 1 }
 
+func (CustomerSummary) Tables() []string {
+	return []string{"rm_customer_summaries", "rm_customer_paid", "rm_customer_orders"}
+}
+
 func (CustomerSummary) Reset(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `TRUNCATE rm_customer_summaries, rm_customer_paid, rm_customer_orders`)
 	return err

@@ -18,6 +18,8 @@ type Orders struct{}
 func (Orders) Name() string       { return NameOrders }
 func (Orders) SchemaVersion() int { return 1 }
 
+func (Orders) Tables() []string { return []string{"rm_orders", "rm_order_items"} }
+
 func (Orders) Reset(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `TRUNCATE rm_orders, rm_order_items`)
 	return err

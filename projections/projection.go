@@ -34,8 +34,20 @@ type Projection interface {
 	// unless a crash or a fault makes it see events again: it must skip events whose stream version
 	// it has already applied. Apply must not commit or roll back tx. Any error fails the whole batch.
 	Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedEvent) error
-	// Reset deletes everything the projection wrote, before a rebuild.
+	// Reset deletes everything the projection wrote.
 	Reset(ctx context.Context, tx pgx.Tx) error
+	// Tables names every table the projection writes, unqualified: a blue-green rebuild builds a
+	// copy of each in a schema of its own and moves them into the live schema together. Apply and
+	// Reset must name their tables unqualified, so that the search path decides which copy they write.
+	Tables() []string
+}
+
+// A TableCreator creates its projection's tables itself, unqualified, in the schema first on tx's
+// search path. A projection whose new schema version changes the shape of its tables implements it,
+// so that a blue-green rebuild builds the new shape; for one that does not, the rebuild copies each
+// live table's definition (CREATE TABLE ... (LIKE live INCLUDING ALL)).
+type TableCreator interface {
+	CreateTables(ctx context.Context, tx pgx.Tx) error
 }
 
 // All returns the platform's projections.

@@ -21,6 +21,8 @@ type DailySales struct{}
 func (DailySales) Name() string       { return NameDailySales }
 func (DailySales) SchemaVersion() int { return 1 }
 
+func (DailySales) Tables() []string { return []string{"rm_daily_sales", "rm_sales_orders"} }
+
 func (DailySales) Reset(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `TRUNCATE rm_daily_sales, rm_sales_orders`)
 	return err
