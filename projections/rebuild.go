@@ -171,6 +171,7 @@ type build struct {
 	lastLog  time.Time
 	lastHead eventstore.Position
 	lastAt   *time.Time // recorded_at of the last event this process applied to the copy
+	measured time.Time  // when head and lag were last measured
 }
 
 // claim takes the projection's rebuild request over, creating its copy if it has none yet or one of
@@ -326,16 +327,19 @@ func (b *build) step(ctx context.Context, upTo *eventstore.Position) (int, error
 		return 0, nil
 	}
 	last := events[len(events)-1].Position
+	// The head and the lag are for progress only: counting costs a walk of the log's index, so they
+	// are measured every second, not with every batch (a NULL lag keeps the last one).
 	head, lag := b.lastHead, int64(-1)
-	if len(events) < w.cfg.RebuildBatchSize || b.lastHead.Compare(last) <= 0 || time.Since(b.lastLog) > progressEvery {
+	if time.Since(b.measured) >= time.Second || len(events) < w.cfg.RebuildBatchSize {
+		b.measured = time.Now()
 		if head, err = w.cfg.Store.Head(ctx); err != nil {
 			return 0, fmt.Errorf("read log head: %w", err)
 		}
 		b.lastHead = head
-	}
-	if w.counter != nil && head.Compare(last) > 0 {
-		if lag, err = w.counter.CountEvents(ctx, last, head, lagCountCap); err != nil {
-			return 0, err
+		if w.counter != nil {
+			if lag, err = w.counter.CountEvents(ctx, last, head, lagCountCap); err != nil {
+				return 0, err
+			}
 		}
 	}
 
@@ -361,7 +365,7 @@ func (b *build) step(ctx context.Context, upTo *eventstore.Position) (int, error
 		lagArg = &lag
 	}
 	if _, err := tx.Exec(ctx, `UPDATE `+rebuilds+` SET position = $2, events = events + $3, head_position = $4,
-    lag_events = $5, updated_at = now()
+    lag_events = coalesce($5, lag_events), updated_at = now()
 WHERE name = $1`, w.name, last.String(), len(events), head.String(), lagArg); err != nil {
 		return 0, fmt.Errorf("write rebuild checkpoint: %w", err)
 	}
@@ -522,10 +526,11 @@ func (b *build) switchOver(ctx context.Context, live eventstore.Position) error 
 		}
 		last := b.pos
 		var batch pgx.Batch
-		batch.Queue(`UPDATE projection_checkpoints SET position = $2, commit_pos = $3, prepare_pos = $4,
-    last_event_at = coalesce($7, last_event_at), schema_version = $5, generation = $6, rebuilt_at = now(),
-    updated_at = now()
-WHERE name = $1`, w.name, last.String(), int64(last.Commit), int64(last.Prepare), w.proj.SchemaVersion(), gen+1, b.lastAt)
+		batch.Queue(`UPDATE projection_checkpoints c SET position = $2, commit_pos = $3, prepare_pos = $4,
+    last_event_at = coalesce($7, c.last_event_at), schema_version = $5, generation = $6, rebuilt_at = now(),
+    rebuild_events = r.events, rebuild_seconds = extract(epoch FROM now() - r.started_at), updated_at = now()
+FROM projection_rebuilds r
+WHERE c.name = $1 AND r.name = $1`, w.name, last.String(), int64(last.Commit), int64(last.Prepare), w.proj.SchemaVersion(), gen+1, b.lastAt)
 		batch.Queue(`DELETE FROM projection_rebuilds WHERE name = $1`, w.name)
 		batch.Queue(`SELECT pg_notify($1, $2)`, ProgressChannel, w.name+":"+last.String())
 		if err := tx.SendBatch(ctx, &batch).Close(); err != nil {

@@ -11,19 +11,23 @@ import (
 // Report is a projection as the database records it, for `projector status`: its live copy as its
 // owner last wrote it, and its rebuild, if one is in progress.
 type Report struct {
-	Name          string         `json:"name"`
-	State         string         `json:"state"` // "unknown" before the owner's first status write
-	SchemaVersion int            `json:"schema_version"`
-	Generation    int            `json:"generation"`
-	Position      string         `json:"position"`
-	HeadPosition  *string        `json:"head_position"`
-	LagEvents     *int64         `json:"lag_events"`
-	LagSeconds    *float64       `json:"lag_seconds"`
-	Owner         *string        `json:"owner"`
-	LastError     *string        `json:"last_error"`
-	UpdatedAt     *time.Time     `json:"updated_at"`
-	RebuiltAt     *time.Time     `json:"rebuilt_at"`
-	Rebuild       *RebuildReport `json:"rebuild"`
+	Name          string     `json:"name"`
+	State         string     `json:"state"` // "unknown" before the owner's first status write
+	SchemaVersion int        `json:"schema_version"`
+	Generation    int        `json:"generation"`
+	Position      string     `json:"position"`
+	HeadPosition  *string    `json:"head_position"`
+	LagEvents     *int64     `json:"lag_events"`
+	LagSeconds    *float64   `json:"lag_seconds"`
+	Owner         *string    `json:"owner"`
+	LastError     *string    `json:"last_error"`
+	UpdatedAt     *time.Time `json:"updated_at"`
+	RebuiltAt     *time.Time `json:"rebuilt_at"`
+	// RebuildEvents and RebuildSeconds describe the last rebuild: the events it read and the time
+	// from its start to its switch.
+	RebuildEvents  *int64         `json:"rebuild_events"`
+	RebuildSeconds *float64       `json:"rebuild_seconds"`
+	Rebuild        *RebuildReport `json:"rebuild"`
 }
 
 // RebuildReport is a rebuild in progress.
@@ -49,7 +53,7 @@ func Reports(ctx context.Context, db interface {
 	rows, err := db.Query(ctx, `SELECT coalesce(c.name, s.name, r.name), coalesce(s.state, 'unknown'),
     coalesce(c.schema_version, s.schema_version, 0), coalesce(c.generation, 0), coalesce(c.position, '0:0'),
     s.head_position, s.lag_events, s.lag_seconds, s.owner, s.last_error, greatest(c.updated_at, s.updated_at),
-    c.rebuilt_at, r.name IS NOT NULL, r.schema_version, r.generation, r.keep_old, r.requested_by, r.builder,
+    c.rebuilt_at, c.rebuild_events, c.rebuild_seconds, r.name IS NOT NULL, r.schema_version, r.generation, r.keep_old, r.requested_by, r.builder,
     r.position, r.events, r.events_total, r.lag_events, r.last_error, r.started_at, r.updated_at
 FROM projection_checkpoints c
 FULL JOIN projection_status s ON s.name = c.name
@@ -72,7 +76,7 @@ ORDER BY 1 LIMIT 1000`)
 			rbUpdated  *time.Time
 		)
 		err := row.Scan(&p.Name, &p.State, &p.SchemaVersion, &p.Generation, &p.Position, &p.HeadPosition,
-			&p.LagEvents, &p.LagSeconds, &p.Owner, &p.LastError, &p.UpdatedAt, &p.RebuiltAt, &rebuilding,
+			&p.LagEvents, &p.LagSeconds, &p.Owner, &p.LastError, &p.UpdatedAt, &p.RebuiltAt, &p.RebuildEvents, &p.RebuildSeconds, &rebuilding,
 			&rbVersion, &rbGen, &rbKeep, &rbBy, &rb.Builder, &rbAt, &rbEvents, &rb.EventsTotal, &rb.LagEvents,
 			&rb.LastError, &rbStarted, &rbUpdated)
 		if err != nil || !rebuilding {

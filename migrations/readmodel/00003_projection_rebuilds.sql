@@ -9,7 +9,9 @@
 -- +goose Up
 ALTER TABLE projection_checkpoints
     ADD COLUMN generation int NOT NULL DEFAULT 1, -- incremented by every switch to a rebuilt copy
-    ADD COLUMN rebuilt_at timestamptz;            -- when the last switch happened
+    ADD COLUMN rebuilt_at timestamptz,            -- when the last switch happened
+    ADD COLUMN rebuild_events bigint,             -- events the last rebuild read
+    ADD COLUMN rebuild_seconds double precision;  -- from its start (first request) to its switch
 
 CREATE TABLE projection_rebuilds (
     name           text        PRIMARY KEY,
@@ -30,4 +32,5 @@ CREATE TABLE projection_rebuilds (
 
 -- +goose Down
 DROP TABLE projection_rebuilds;
-ALTER TABLE projection_checkpoints DROP COLUMN rebuilt_at, DROP COLUMN generation;
+ALTER TABLE projection_checkpoints
+    DROP COLUMN rebuild_seconds, DROP COLUMN rebuild_events, DROP COLUMN rebuilt_at, DROP COLUMN generation;
