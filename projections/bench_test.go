@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -39,7 +40,8 @@ func BenchmarkRebuild(b *testing.B) {
 	b.Logf("pre-loaded %d events", loaded)
 	for _, p := range projections.All() {
 		b.Run(p.Name(), func(b *testing.B) {
-			cfg := projections.Config{Store: e.store, DB: e.pool, Projections: []projections.Projection{p}, Owner: "bench"}
+			cfg := projections.Config{Store: e.store, DB: e.pool, Projections: []projections.Projection{p}, Owner: "bench",
+				Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 			var elapsed time.Duration
 			for b.Loop() {
 				ctx := timeout(b, 30*time.Minute)
@@ -119,7 +121,7 @@ func (s *historySource) Next() bool {
 }
 
 func (s *historySource) Values() ([]any, error) { return s.row, nil }
-func (s *historySource) Err() error              { return s.err }
+func (s *historySource) Err() error             { return s.err }
 
 // peakRSS returns the process's peak resident set size in MiB (VmHWM), or -1 where /proc does not
 // tell.
@@ -142,4 +144,3 @@ func peakRSS(b *testing.B) float64 {
 	}
 	return -1
 }
-

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -129,6 +130,29 @@ func fresh(applied int64, e orderEvent) (bool, error) {
 		return false, fmt.Errorf("event %s (%s) of order %s has version %d, but the read model is at version %d",
 			e.rec.ID, e.rec.Type, e.order, v, applied)
 	}
+}
+
+// queueRows queues on b one statement that writes rows, structs whose JSON field names
+// are table's columns, as `INSERT INTO table (columns) SELECT columns FROM the rows ... tail`, tail
+// being its ON CONFLICT clause. However many rows there are, that is one statement: the rows travel
+// as one JSON array, and jsonb_populate_recordset types them by the table's own row type. A batch of
+// thousands of events thus costs a few statements, which is what makes rebuilds fast; per-row
+// statements, even pipelined, cost the server a parse, bind and execute each. COPY into a staging
+// table was the alternative: faster still for huge batches, but it needs a temporary table per table
+// and connection and three round trips per table. Keys must be distinct within rows (ON CONFLICT DO
+// UPDATE cannot change a row twice in one statement); the projections fold batches so that they are.
+func queueRows[T any](b *pgx.Batch, table, columns string, rows []T, tail string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	data, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("encode rows of %s: %w", table, err)
+	}
+	b.Queue(`INSERT INTO `+table+` (`+columns+`)
+SELECT `+columns+` FROM jsonb_populate_recordset(NULL::`+table+`, $1::jsonb)
+`+tail, string(data))
+	return nil
 }
 
 // sendBatch runs b and checks every statement's result.
