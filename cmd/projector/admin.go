@@ -278,10 +278,14 @@ func rebuildCommand(args []string) int {
 // out in this process whenever no projector owns p.
 func follow(ctx context.Context, e *env, p projections.Projection, gen int, tty bool) error {
 	name := p.Name()
+	level := e.cfg.LogLevel
+	if tty {
+		level = max(level, slog.LevelWarn) // under the bar, info lines would only clutter it
+	}
 	cfg := projections.Config{
 		Store: e.store, DB: e.pool, Projections: []projections.Projection{p},
 		Owner:   "projector rebuild " + e.cfg.ProjectorID,
-		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 		Timeout: e.cfg.StoreTimeout, RebuildBatchSize: e.cfg.RebuildBatchSize,
 	}
 	show := newProgress(name, tty)
