@@ -171,7 +171,10 @@ type build struct {
 	lastLog  time.Time
 	lastHead eventstore.Position
 	lastAt   *time.Time // recorded_at of the last event this process applied to the copy
-	measured time.Time  // when head and lag were last measured
+	ahead    *readAhead // the next batch, being read
+	// completed: the deferred indexes exist and the statistics are fresh.
+	completed bool
+	measured  time.Time // when head and lag were last measured
 }
 
 // claim takes the projection's rebuild request over, creating its copy if it has none yet or one of
@@ -243,8 +246,16 @@ WHERE name = $1`, w.name, w.proj.SchemaVersion(), w.cfg.Owner)
 }
 
 // createCopy (re)creates the build schema with empty tables: the projection's own definitions when it
-// has them, the live tables' otherwise.
+// has them, the live tables' otherwise. It leaves out their indexes that are not unique and records
+// them in the rebuild's row, to be created once the copy is built (deferIndexes).
 func (w *worker) createCopy(ctx context.Context, tx pgx.Tx, b *build) error {
+	if err := w.createTables(ctx, tx, b); err != nil {
+		return err
+	}
+	return w.deferIndexes(ctx, tx, b)
+}
+
+func (w *worker) createTables(ctx context.Context, tx pgx.Tx, b *build) error {
 	if _, err := tx.Exec(ctx, `DROP SCHEMA IF EXISTS `+ident(b.schema)+` CASCADE`); err != nil {
 		return err
 	}
@@ -269,6 +280,93 @@ func (w *worker) createCopy(ctx context.Context, tx pgx.Tx, b *build) error {
 	return nil
 }
 
+// deferIndexes drops the copy's indexes that are not unique and records statements that create them
+// again, under the names of the model's indexes (the live ones', or the projection's own), in the
+// rebuild's row. Building an index over a full table sorts once; maintaining it row by row costs a
+// random write per row, which would dominate a rebuild of the orders or the audit log. Unique
+// indexes stay: ON CONFLICT needs them.
+func (w *worker) deferIndexes(ctx context.Context, tx pgx.Tx, b *build) error {
+	_, ownTables := w.proj.(TableCreator)
+	deferred := []string{} // not nil: the column is NOT NULL
+	for _, t := range w.proj.Tables() {
+		model := ident(b.live, t)
+		if ownTables {
+			model = ident(b.schema, t)
+		}
+		const q = `SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+WHERE i.indrelid = $1::regclass AND NOT i.indisunique ORDER BY 1`
+		rows, err := tx.Query(ctx, q, model)
+		if err != nil {
+			return fmt.Errorf("indexes of %s: %w", t, err)
+		}
+		var name, def string
+		if _, err := pgx.ForEachRow(rows, []any{&name, &def}, func() error {
+			_, method, ok := strings.Cut(def, " USING ")
+			if !ok {
+				return fmt.Errorf("index %s: unexpected definition %q", name, def)
+			}
+			deferred = append(deferred, `CREATE INDEX IF NOT EXISTS `+ident(name)+` ON `+ident(b.schema, t)+` USING `+method)
+			return nil
+		}); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, q, ident(b.schema, t))
+		if err != nil {
+			return fmt.Errorf("indexes of %s: %w", t, err)
+		}
+		var drop []string
+		if _, err := pgx.ForEachRow(rows, []any{&name, &def}, func() error {
+			drop = append(drop, ident(b.schema, name))
+			return nil
+		}); err != nil {
+			return err
+		}
+		if len(drop) > 0 {
+			if _, err := tx.Exec(ctx, `DROP INDEX `+strings.Join(drop, ", ")); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := tx.Exec(ctx, `UPDATE projection_rebuilds SET deferred_indexes = $2 WHERE name = $1`, w.name, deferred)
+	return err
+}
+
+// complete creates the indexes deferIndexes left out and gathers the tables' statistics, so that the
+// first queries after the switch get good plans. It runs once, before the copy's last few batches:
+// while the live copy is being followed, before the tail is asked to pause.
+func (b *build) complete(ctx context.Context) error {
+	if b.completed {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.w.cfg.Timeout)
+	defer cancel()
+	if err := b.createIndexes(ctx); err != nil {
+		return err
+	}
+	for _, t := range b.w.proj.Tables() {
+		if _, err := b.conn.Exec(ctx, `ANALYZE `+ident(b.schema, t)); err != nil {
+			return fmt.Errorf("analyze %s: %w", t, err)
+		}
+	}
+	b.completed = true
+	return nil
+}
+
+// createIndexes creates the indexes deferIndexes left out.
+func (b *build) createIndexes(ctx context.Context) error {
+	var stmts []string
+	if err := b.w.cfg.DB.QueryRow(ctx, `SELECT deferred_indexes FROM projection_rebuilds WHERE name = $1`,
+		b.w.name).Scan(&stmts); err != nil {
+		return fmt.Errorf("deferred indexes: %w", err)
+	}
+	for _, s := range stmts {
+		if _, err := b.conn.Exec(ctx, s); err != nil {
+			return fmt.Errorf("create index: %w", err)
+		}
+	}
+	return nil
+}
+
 // countTotal records the number of events in the log, for progress: exact for a store that can
 // count, unknown (0) otherwise.
 func (b *build) countTotal(ctx context.Context) error {
@@ -287,9 +385,54 @@ func (b *build) countTotal(ctx context.Context) error {
 }
 
 func (b *build) close() {
+	if b.ahead != nil {
+		<-b.ahead.done
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	_ = b.conn.Close(ctx)
+}
+
+// readAhead is a read of the log started before it is needed.
+type readAhead struct {
+	from   eventstore.Position
+	done   chan struct{}
+	events []eventstore.RecordedEvent
+	err    error
+}
+
+// read returns the batch after from. After a full batch it starts reading the next one, so that the
+// log is read while the copy writes: a rebuild is then bounded by the slower of the two, not their
+// sum. It holds at most two batches.
+func (b *build) read(ctx context.Context, from eventstore.Position) ([]eventstore.RecordedEvent, error) {
+	size := b.w.cfg.RebuildBatchSize
+	var (
+		events []eventstore.RecordedEvent
+		err    error
+	)
+	a := b.ahead
+	b.ahead = nil
+	if a != nil {
+		<-a.done
+	}
+	if a != nil && a.from == from {
+		events, err = a.events, a.err
+	} else { // none, or read for another position: the caller stopped short of the batch's end
+		events, err = b.w.cfg.Store.ReadAll(ctx, from, size)
+	}
+	if err != nil || len(events) < size {
+		return events, err
+	}
+	a = &readAhead{from: events[len(events)-1].Position, done: make(chan struct{})}
+	b.ahead = a
+	go func() {
+		defer close(a.done)
+		// Not bound to ctx, which the caller cancels when its step returns; close waits for it.
+		readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.w.cfg.Timeout)
+		defer cancel()
+		a.events, a.err = b.w.cfg.Store.ReadAll(readCtx, a.from, size)
+	}()
+	return events, nil
 }
 
 // catchUp applies batches to the copy until it reaches upTo, or the head of the log when upTo is
@@ -312,7 +455,7 @@ func (b *build) step(ctx context.Context, upTo *eventstore.Position) (int, error
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
-	events, err := w.cfg.Store.ReadAll(ctx, b.pos, w.cfg.RebuildBatchSize)
+	events, err := b.read(ctx, b.pos)
 	if err != nil {
 		return 0, fmt.Errorf("read log after %s: %w", b.pos, err)
 	}
@@ -410,13 +553,8 @@ func (b *build) finish(ctx context.Context, live eventstore.Position, frozen boo
 	if frozen && b.pos.Compare(live) < 0 {
 		return eventstore.Position{}, fmt.Errorf("rebuild: copy at %s is behind the live copy at %s", b.pos, live)
 	}
-	analyzeCtx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
-	defer cancel()
-	for _, t := range w.proj.Tables() {
-		// Fresh statistics, so that the first queries after the switch get good plans.
-		if _, err := b.conn.Exec(analyzeCtx, `ANALYZE `+ident(b.schema, t)); err != nil {
-			return eventstore.Position{}, fmt.Errorf("analyze %s: %w", t, err)
-		}
+	if err := b.complete(ctx); err != nil {
+		return eventstore.Position{}, err
 	}
 	if err := b.waitForReaders(ctx); err != nil {
 		return eventstore.Position{}, err
@@ -630,6 +768,12 @@ func (w *worker) followRebuild(ctx context.Context) error {
 		}
 		if n > 0 {
 			continue
+		}
+		if !b.completed {
+			if err := b.complete(ctx); err != nil {
+				return err
+			}
+			continue // the live copy has moved on meanwhile
 		}
 		// Caught up with the live copy: the owner's tail loop finishes between two of its batches.
 		req := finishRequest{b: b, done: make(chan error, 1)}

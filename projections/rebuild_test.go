@@ -182,6 +182,17 @@ func TestRebuildWhileLive(t *testing.T) {
 WHERE table_schema LIKE 'retired\_%\_2'`).Scan(&kept); err != nil || kept != 8 {
 		t.Errorf("tables kept with --keep-old: %d (%v), want 8", kept, err)
 	}
+	// The switched-to tables have the live ones' indexes, under the same names.
+	var indexes []string
+	rows, err := e.pool.Query(timeout(t, 5*time.Second), `SELECT indexname FROM pg_indexes
+WHERE schemaname = current_schema() AND tablename IN ('rm_orders', 'rm_audit_log') ORDER BY 1`)
+	if err == nil {
+		indexes, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if want := "[rm_audit_log_actor_idx rm_audit_log_order_idx rm_audit_log_pkey rm_audit_log_recorded_idx rm_audit_log_type_idx " +
+		"rm_orders_created_idx rm_orders_customer_created_idx rm_orders_pkey rm_orders_status_created_idx]"; fmt.Sprint(indexes) != want || err != nil {
+		t.Errorf("indexes after the switch: %v (%v), want %s", indexes, err, want)
+	}
 	var leftover int
 	if err := e.pool.QueryRow(timeout(t, 5*time.Second), `SELECT count(*) FROM pg_namespace
 WHERE nspname LIKE 'rebuild\_%' OR nspname LIKE 'retired\_%\_1'`).Scan(&leftover); err != nil || leftover != 0 {

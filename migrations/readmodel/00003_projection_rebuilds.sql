@@ -26,6 +26,7 @@ CREATE TABLE projection_rebuilds (
     head_position  text,                         -- the log's head when the builder last looked
     lag_events     bigint,                       -- events between position and head, capped at 100000
     last_error     text,                         -- why the last attempt failed; NULL while healthy
+    deferred_indexes text[] NOT NULL DEFAULT '{}', -- CREATE INDEX statements run once the copy is built
     started_at     timestamptz NOT NULL DEFAULT now(),
     updated_at     timestamptz NOT NULL DEFAULT now()
 );
