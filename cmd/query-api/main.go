@@ -89,6 +89,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		RequestTimeout: cfg.RequestTimeout,
 		CacheTTL:       cfg.CacheTTL,
 		CacheSize:      cfg.CacheSize,
+		Guard:          cfg.Guard,
 		Logger:         log,
 	})
 
