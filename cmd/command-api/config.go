@@ -11,6 +11,7 @@ import (
 
 	"github.com/orderflow/orderflow/internal/backend"
 	"github.com/orderflow/orderflow/internal/envconfig"
+	"github.com/orderflow/orderflow/internal/serve"
 )
 
 // config is the service's whole configuration, read from the environment once at start-up.
@@ -34,6 +35,8 @@ type config struct {
 	// connection for each request with an Idempotency-Key while it runs.
 	DatabaseMaxConns int32
 	LogLevel         slog.Level // LOG_LEVEL, default info
+	// PprofAddr (PPROF_ADDR, default off) serves net/http/pprof on this loopback address.
+	PprofAddr string
 }
 
 // loadConfig reads the configuration through getenv and validates it. The error names every setting
@@ -53,6 +56,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		EventStoreMaxConns: int32(p.Int("EVENTSTORE_MAX_CONNS", 16, 10_000)),
 		DatabaseMaxConns:   int32(p.Int("DATABASE_MAX_CONNS", 32, 10_000)),
 		LogLevel:           p.Level("LOG_LEVEL", slog.LevelInfo),
+		PprofAddr:          p.String("PPROF_ADDR", ""),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
 	return cfg, errors.Join(p.Err(), cfg.Validate())
@@ -92,6 +96,11 @@ func (c config) Validate() error {
 	} {
 		if d <= 0 {
 			bad(name, "must be positive")
+		}
+	}
+	if c.PprofAddr != "" {
+		if err := serve.CheckPprofAddr(c.PprofAddr); err != nil {
+			bad("PPROF_ADDR", "%v, got %q", err, c.PprofAddr)
 		}
 	}
 	return errors.Join(errs...)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/orderflow/orderflow/internal/backend"
 	"github.com/orderflow/orderflow/internal/envconfig"
+	"github.com/orderflow/orderflow/internal/serve"
 )
 
 // config is the service's whole configuration, read from the environment once at start-up.
@@ -35,6 +36,8 @@ type config struct {
 	// DatabaseMaxConns (DATABASE_MAX_CONNS, default 32) caps the pool; the LISTEN connection is extra.
 	DatabaseMaxConns int32
 	LogLevel         slog.Level // LOG_LEVEL, default info
+	// PprofAddr (PPROF_ADDR, default off) serves net/http/pprof on this loopback address.
+	PprofAddr string
 }
 
 // loadConfig reads the configuration through getenv and validates it. The error names every setting
@@ -51,6 +54,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		CacheSize:        p.Int("CACHE_SIZE", 10_000, 10_000_000),
 		DatabaseMaxConns: int32(p.Int("DATABASE_MAX_CONNS", 32, 10_000)),
 		LogLevel:         p.Level("LOG_LEVEL", slog.LevelInfo),
+		PprofAddr:        p.String("PPROF_ADDR", ""),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
 	cfg.RequestTimeout = p.Duration("REQUEST_TIMEOUT", cfg.MaxWait+5*time.Second)
@@ -88,6 +92,11 @@ func (c config) Validate() error {
 	}
 	if c.RequestTimeout <= c.MaxWait {
 		bad("REQUEST_TIMEOUT", "must be longer than MAX_WAIT (%v), which a request may spend waiting", c.MaxWait)
+	}
+	if c.PprofAddr != "" {
+		if err := serve.CheckPprofAddr(c.PprofAddr); err != nil {
+			bad("PPROF_ADDR", "%v, got %q", err, c.PprofAddr)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -35,6 +35,7 @@ func TestLoadConfig(t *testing.T) {
 		"wait beyond request": {map[string]string{"DATABASE_URL": db, "MAX_WAIT": "10s", "REQUEST_TIMEOUT": "10s"}, []string{"REQUEST_TIMEOUT"}},
 		"event store scheme":  {map[string]string{"DATABASE_URL": db, "EVENTSTORE_URL": "mysql://x"}, []string{"EVENTSTORE_URL"}},
 		"not a database URL":  {map[string]string{"DATABASE_URL": "postgres://u:secret@host:notaport/x"}, []string{"DATABASE_URL"}},
+		"pprof off loopback":  {map[string]string{"DATABASE_URL": db, "PPROF_ADDR": ":6060"}, []string{"PPROF_ADDR"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := loadConfig(getenv(tt.env))
