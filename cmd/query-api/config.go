@@ -13,6 +13,7 @@ import (
 	"github.com/orderflow/orderflow/internal/backend"
 	"github.com/orderflow/orderflow/internal/envconfig"
 	"github.com/orderflow/orderflow/internal/httpapi"
+	"github.com/orderflow/orderflow/internal/serve"
 )
 
 // config is the service's whole configuration, read from the environment once at start-up.
@@ -42,6 +43,8 @@ type config struct {
 	// each client's rate limit (RATE_LIMIT per second, default 100, or off; RATE_BURST, default twice
 	// that): see httpapi.GuardSettings.
 	Guard httpapi.Guard
+	// PprofAddr (PPROF_ADDR, default off) serves net/http/pprof on this loopback address.
+	PprofAddr string
 }
 
 // loadConfig reads the configuration through getenv and validates it. The error names every setting
@@ -58,6 +61,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		CacheSize:        p.Int("CACHE_SIZE", 10_000, 10_000_000),
 		DatabaseMaxConns: int32(p.Int("DATABASE_MAX_CONNS", 32, 10_000)),
 		LogLevel:         p.Level("LOG_LEVEL", slog.LevelInfo),
+		PprofAddr:        p.String("PPROF_ADDR", ""),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
 	cfg.RequestTimeout = p.Duration("REQUEST_TIMEOUT", cfg.MaxWait+5*time.Second)
@@ -99,6 +103,11 @@ func (c config) Validate() error {
 	}
 	if c.RequestTimeout <= c.MaxWait {
 		bad("REQUEST_TIMEOUT", "must be longer than MAX_WAIT (%v), which a request may spend waiting", c.MaxWait)
+	}
+	if c.PprofAddr != "" {
+		if err := serve.CheckPprofAddr(c.PprofAddr); err != nil {
+			bad("PPROF_ADDR", "%v, got %q", err, c.PprofAddr)
+		}
 	}
 	return errors.Join(errs...)
 }

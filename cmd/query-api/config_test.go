@@ -45,6 +45,7 @@ func TestLoadConfig(t *testing.T) {
 		"short secret":        {map[string]string{"DATABASE_URL": db, "AUTH_HMAC_SECRET": "secret"}, []string{"AUTH_HMAC_SECRET"}},
 		"missing key file":    {map[string]string{"DATABASE_URL": db, "AUTH_PUBLIC_KEY_FILE": "/nonexistent.pem"}, []string{"AUTH_PUBLIC_KEY_FILE"}},
 		"bad rate limit":      {map[string]string{"DATABASE_URL": db, "RATE_LIMIT": "fast", "MAX_IN_FLIGHT": "0"}, []string{"RATE_LIMIT", "MAX_IN_FLIGHT"}},
+		"pprof off loopback":  {map[string]string{"DATABASE_URL": db, "PPROF_ADDR": ":6060"}, []string{"PPROF_ADDR"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := loadConfig(getenv(tt.env))
