@@ -42,8 +42,8 @@ func TestLoadConfig(t *testing.T) {
 		"event store scheme":  {map[string]string{"DATABASE_URL": db, "EVENTSTORE_URL": "mysql://x"}, []string{"EVENTSTORE_URL"}},
 		"not a database URL":  {map[string]string{"DATABASE_URL": "postgres://u:secret@host:notaport/x"}, []string{"DATABASE_URL"}},
 		"auth without a key":  {map[string]string{"DATABASE_URL": db, "AUTH": "on"}, []string{"AUTH"}},
-		"short secret":        {map[string]string{"DATABASE_URL": db, "AUTH_HMAC_SECRET": "secret"}, []string{"AUTH_HMAC_SECRET"}},
-		"missing key file":    {map[string]string{"DATABASE_URL": db, "AUTH_PUBLIC_KEY_FILE": "/nonexistent.pem"}, []string{"AUTH_PUBLIC_KEY_FILE"}},
+		"short secret":        {map[string]string{"DATABASE_URL": db, "AUTH": "on", "AUTH_HMAC_SECRET": "secret"}, []string{"AUTH_HMAC_SECRET"}},
+		"missing key file":    {map[string]string{"DATABASE_URL": db, "AUTH": "on", "AUTH_PUBLIC_KEY_FILE": "/nonexistent.pem"}, []string{"AUTH_PUBLIC_KEY_FILE"}},
 		"bad rate limit":      {map[string]string{"DATABASE_URL": db, "RATE_LIMIT": "fast", "MAX_IN_FLIGHT": "0"}, []string{"RATE_LIMIT", "MAX_IN_FLIGHT"}},
 		"pprof off loopback":  {map[string]string{"DATABASE_URL": db, "PPROF_ADDR": ":6060"}, []string{"PPROF_ADDR"}},
 	} {
