@@ -11,6 +11,7 @@ import (
 
 	"github.com/orderflow/orderflow/internal/backend"
 	"github.com/orderflow/orderflow/internal/envconfig"
+	"github.com/orderflow/orderflow/internal/serve"
 	"github.com/orderflow/orderflow/projections"
 )
 
@@ -35,6 +36,8 @@ type config struct {
 	// copy, which serves until the switch; "off" leaves it until someone runs `projector rebuild`.
 	RebuildOnStart   projections.RebuildMode
 	RebuildBatchSize int // REBUILD_BATCH_SIZE, default 5000: events per transaction of a rebuild
+	// PprofAddr (PPROF_ADDR, default off) serves net/http/pprof on this loopback address.
+	PprofAddr string
 }
 
 // loadConfig reads the configuration through getenv and validates it; hostname and pid make the
@@ -54,6 +57,7 @@ func loadConfig(getenv func(string) string, hostname string, pid int) (config, e
 		LogLevel:           p.Level("LOG_LEVEL", slog.LevelInfo),
 		RebuildOnStart:     projections.RebuildMode(p.String("REBUILD_ON_START", string(projections.RebuildBlueGreen))),
 		RebuildBatchSize:   p.Int("REBUILD_BATCH_SIZE", 5000, 100_000),
+		PprofAddr:          p.String("PPROF_ADDR", ""),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
 	return cfg, errors.Join(p.Err(), cfg.Validate())
@@ -91,6 +95,11 @@ func (c config) Validate() error {
 	}
 	if _, err := projections.ParseRebuildMode(string(c.RebuildOnStart)); err != nil {
 		bad("REBUILD_ON_START", "%v", err)
+	}
+	if c.PprofAddr != "" {
+		if err := serve.CheckPprofAddr(c.PprofAddr); err != nil {
+			bad("PPROF_ADDR", "%v, got %q", err, c.PprofAddr)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -56,6 +56,13 @@ func main() {
 
 // run builds the service, serves until ctx ends, and shuts down.
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	if cfg.PprofAddr != "" {
+		stopPprof, err := serve.Pprof(cfg.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
 	defer cancel()
 	if err := migrations.Up(startCtx, cfg.DatabaseURL, migrations.ReadModel()); err != nil {
@@ -89,6 +96,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		RequestTimeout: cfg.RequestTimeout,
 		CacheTTL:       cfg.CacheTTL,
 		CacheSize:      cfg.CacheSize,
+		Guard:          cfg.Guard,
 		Logger:         log,
 	})
 
