@@ -18,6 +18,7 @@ import (
 	"github.com/orderflow/orderflow/eventstore"
 	"github.com/orderflow/orderflow/internal/command"
 	"github.com/orderflow/orderflow/internal/httpapi"
+	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
 )
 
 // The audit trail's order endpoints read the event store, the source of truth, rather than the read
@@ -100,8 +101,13 @@ func nonEmpty(s string) *string {
 	return &s
 }
 
-// pageParams reads from_version and limit, the paging of the order's own events.
-func pageParams(q map[string]string, f *httpapi.Fields) (from uint64, limit int) {
+// pageRequest reads what the history and the timeline take: the order ID, from_version and limit
+// (min_position is validated; the store has nothing to wait for). Invalid values are a
+// *httpapi.ValidationError.
+func (h *handlers) pageRequest(c echo.Context) (id uuid.UUID, from uint64, limit int, err error) {
+	var f httpapi.Fields
+	id = orderIDParam(c, &f)
+	q := queryParams(c, &f, "from_version", "limit")
 	from, limit = 1, DefaultHistoryPageSize
 	if v, ok := q["from_version"]; ok {
 		n, err := strconv.ParseUint(v, 10, 63)
@@ -117,7 +123,8 @@ func pageParams(q map[string]string, f *httpapi.Fields) (from uint64, limit int)
 		}
 		limit = n
 	}
-	return from, limit
+	h.readConsistency(c, q, &f)
+	return id, from, limit, f.Err()
 }
 
 // readPage reads limit events of the order from version from on, and whether more follow.
@@ -136,12 +143,8 @@ func (h *handlers) readPage(ctx context.Context, id uuid.UUID, from uint64, limi
 }
 
 func (h *handlers) orderHistory(c echo.Context) error {
-	var f httpapi.Fields
-	id := orderIDParam(c, &f)
-	q := queryParams(c, &f, "from_version", "limit")
-	from, limit := pageParams(q, &f)
-	h.readConsistency(c, q, &f) // validated; the store has nothing to wait for
-	if err := f.Err(); err != nil {
+	id, from, limit, err := h.pageRequest(c)
+	if err != nil {
 		return err
 	}
 	events, more, err := h.readPage(c.Request().Context(), id, from, limit)
@@ -253,41 +256,26 @@ func asOfParams(q map[string]string, f *httpapi.Fields) (point asOf, ok bool) {
 // that point by the domain's own code. AsOf says which point, so that it is never taken for the
 // current state.
 type historicalOrder struct {
-	OrderID          uuid.UUID      `json:"order_id"`
-	CustomerID       string         `json:"customer_id"`
-	Status           string         `json:"status"`
-	Currency         string         `json:"currency"`
-	TotalCents       int64          `json:"total_cents"`
-	ItemCount        int64          `json:"item_count"`
-	LineCount        int            `json:"line_count"`
-	Items            []orderLine    `json:"items"`
-	ShippingAddress  *orderAddress  `json:"shipping_address"`
-	PaymentReference *string        `json:"payment_reference"`
-	Carrier          *string        `json:"carrier"`
-	TrackingNumber   *string        `json:"tracking_number"`
-	CancelReason     *string        `json:"cancel_reason"`
-	Version          uint64         `json:"version"`
-	CreatedAt        time.Time      `json:"created_at"`
-	UpdatedAt        time.Time      `json:"updated_at"`
-	AsOf             historicalMark `json:"as_of"`
+	OrderID          uuid.UUID          `json:"order_id"`
+	CustomerID       string             `json:"customer_id"`
+	Status           string             `json:"status"`
+	Currency         string             `json:"currency"`
+	TotalCents       int64              `json:"total_cents"`
+	ItemCount        int64              `json:"item_count"`
+	LineCount        int                `json:"line_count"`
+	Items            []readmodel.Item   `json:"items"`
+	ShippingAddress  *readmodel.Address `json:"shipping_address"`
+	PaymentReference *string            `json:"payment_reference"`
+	Carrier          *string            `json:"carrier"`
+	TrackingNumber   *string            `json:"tracking_number"`
+	CancelReason     *string            `json:"cancel_reason"`
+	Version          uint64             `json:"version"`
+	CreatedAt        time.Time          `json:"created_at"`
+	UpdatedAt        time.Time          `json:"updated_at"`
+	AsOf             historicalMark     `json:"as_of"`
 }
 
 type (
-	orderLine struct {
-		SKU            string `json:"sku"`
-		Name           string `json:"name"`
-		Quantity       int64  `json:"quantity"`
-		UnitPriceCents int64  `json:"unit_price_cents"`
-		LineTotalCents int64  `json:"line_total_cents"`
-	}
-	orderAddress struct {
-		Name       string  `json:"name"`
-		Line1      string  `json:"line1"`
-		Line2      *string `json:"line2"`
-		City       string  `json:"city"`
-		PostalCode string  `json:"postal_code"`
-		Country    string  `json:"country"`
-	}
 	// historicalMark is the point a historical read was asked for and the last event it includes.
 	historicalMark struct {
 		RequestedVersion *uint64             `json:"requested_version"`
@@ -321,13 +309,13 @@ func newHistoricalOrder(o *domain.Order, last eventstore.RecordedEvent, point as
 	}
 	lines := o.Lines()
 	h.LineCount = len(lines)
-	h.Items = make([]orderLine, len(lines))
+	h.Items = make([]readmodel.Item, len(lines))
 	for i, l := range lines {
-		h.Items[i] = orderLine{SKU: string(l.SKU), Name: string(l.Name), Quantity: int64(l.Quantity),
+		h.Items[i] = readmodel.Item{SKU: string(l.SKU), Name: string(l.Name), Quantity: int64(l.Quantity),
 			UnitPriceCents: int64(l.UnitPrice), LineTotalCents: int64(l.Total())}
 	}
 	if a, ok := o.ShippingAddress(); ok {
-		h.ShippingAddress = &orderAddress{Name: a.Name(), Line1: a.Line1(), Line2: nonEmpty(a.Line2()),
+		h.ShippingAddress = &readmodel.Address{Name: a.Name(), Line1: a.Line1(), Line2: nonEmpty(a.Line2()),
 			City: a.City(), PostalCode: a.PostalCode(), Country: string(a.Country())}
 	}
 	if point.Version > 0 {

@@ -3,7 +3,9 @@ package queryapi
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/orderflow/orderflow/domain"
 	"github.com/orderflow/orderflow/eventstore"
 	"github.com/orderflow/orderflow/internal/command"
+	"github.com/orderflow/orderflow/internal/resilience"
 )
 
 // appendEvents writes an order's events to the event store, one append each (so each has its own
@@ -291,4 +294,30 @@ func TestOrderAsOf(t *testing.T) {
 			}
 		}
 	})
+}
+
+// failingStore is an event store that is down, behind an open circuit breaker.
+type failingStore struct{ err error }
+
+func (s failingStore) ReadStream(context.Context, string, uint64, int) ([]eventstore.RecordedEvent, error) {
+	return nil, s.err
+}
+
+// TestEventStoreDown: every read of the store answers 503 with the breaker's Retry-After, the
+// timeline included, and says nothing of the cause.
+func TestEventStoreDown(t *testing.T) {
+	api := New(Config{Events: failingStore{&resilience.OpenError{Wait: 2500 * time.Millisecond}}, Logger: slog.New(slog.DiscardHandler)})
+	id := uuid.NewString()
+	for _, path := range []string{
+		"/orders/" + id + "/history", "/orders/" + id + "/timeline", "/orders/" + id + "?as_of_version=1",
+		"/orders/" + id + "?as_of=2026-03-01T00:00:00Z",
+	} {
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		r := response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+		r.problem(t, 503, "service-unavailable")
+		if r.header.Get("Retry-After") != "3" || strings.Contains(string(r.body), "breaker") {
+			t.Errorf("%s: Retry-After %q, body %s", path, r.header.Get("Retry-After"), r.body)
+		}
+	}
 }

@@ -53,16 +53,14 @@ type errorView struct {
 }
 
 func (h *handlers) orderTimeline(c echo.Context) error {
-	var f httpapi.Fields
-	id := orderIDParam(c, &f)
-	q := queryParams(c, &f, "from_version", "limit")
-	from, limit := pageParams(q, &f)
-	h.readConsistency(c, q, &f) // validated; the store has nothing to wait for
-	if err := f.Err(); err != nil {
-		var verr *httpapi.ValidationError
-		errors.As(err, &verr)
+	id, from, limit, err := h.pageRequest(c)
+	var verr *httpapi.ValidationError
+	if errors.As(err, &verr) {
 		return renderPage(c, http.StatusBadRequest, "error", errorView{Status: http.StatusBadRequest,
 			Title: "This is not a valid timeline address", Fields: verr.Fields})
+	}
+	if err != nil {
+		return err
 	}
 
 	end := from + uint64(limit) // the first version after the page
