@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orderflow/orderflow/internal/backend"
 	"github.com/orderflow/orderflow/internal/envconfig"
+	"github.com/orderflow/orderflow/internal/httpapi"
+	"github.com/orderflow/orderflow/internal/serve"
 )
 
 // config is the service's whole configuration, read from the environment once at start-up.
@@ -34,6 +37,13 @@ type config struct {
 	// connection for each request with an Idempotency-Key while it runs.
 	DatabaseMaxConns int32
 	LogLevel         slog.Level // LOG_LEVEL, default info
+	// Guard is authentication (AUTH, on by default: AUTH_HMAC_SECRET or AUTH_PUBLIC_KEY_FILE, and
+	// AUTH_ISSUER, AUTH_AUDIENCE), the bound on requests in flight (MAX_IN_FLIGHT, default 512) and
+	// each client's rate limit (RATE_LIMIT per second, default 100, or off; RATE_BURST, default twice
+	// that): see httpapi.GuardSettings.
+	Guard httpapi.Guard
+	// PprofAddr (PPROF_ADDR, default off) serves net/http/pprof on this loopback address.
+	PprofAddr string
 }
 
 // loadConfig reads the configuration through getenv and validates it. The error names every setting
@@ -53,9 +63,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		EventStoreMaxConns: int32(p.Int("EVENTSTORE_MAX_CONNS", 16, 10_000)),
 		DatabaseMaxConns:   int32(p.Int("DATABASE_MAX_CONNS", 32, 10_000)),
 		LogLevel:           p.Level("LOG_LEVEL", slog.LevelInfo),
+		PprofAddr:          p.String("PPROF_ADDR", ""),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
-	return cfg, errors.Join(p.Err(), cfg.Validate())
+	guard, guardErr := httpapi.ReadGuardSettings(p)
+	if guardErr == nil {
+		cfg.Guard, guardErr = guard.Guard(os.ReadFile)
+	}
+	return cfg, errors.Join(p.Err(), guardErr, cfg.Validate())
 }
 
 // Validate checks what parsing cannot: required settings and the shape of addresses and URLs. It
@@ -83,6 +98,11 @@ func (c config) Validate() error {
 	} {
 		if d <= 0 {
 			bad(name, "must be positive")
+		}
+	}
+	if c.PprofAddr != "" {
+		if err := serve.CheckPprofAddr(c.PprofAddr); err != nil {
+			bad("PPROF_ADDR", "%v, got %q", err, c.PprofAddr)
 		}
 	}
 	return errors.Join(errs...)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/orderflow/orderflow/internal/backend"
 	"github.com/orderflow/orderflow/internal/envconfig"
+	"github.com/orderflow/orderflow/internal/serve"
 )
 
 // config is the projector's whole configuration, read from the environment once at start-up.
@@ -29,6 +30,8 @@ type config struct {
 	EventStoreMaxConns int32      // EVENTSTORE_MAX_CONNS, default 8
 	DatabaseMaxConns   int32      // DATABASE_MAX_CONNS, default 10 (plus one per owned projection for its lock)
 	LogLevel           slog.Level // LOG_LEVEL, default info
+	// PprofAddr (PPROF_ADDR, default off) serves net/http/pprof on this loopback address.
+	PprofAddr string
 }
 
 // loadConfig reads the configuration through getenv and validates it; hostname and pid make the
@@ -46,6 +49,7 @@ func loadConfig(getenv func(string) string, hostname string, pid int) (config, e
 		EventStoreMaxConns: int32(p.Int("EVENTSTORE_MAX_CONNS", 8, 10_000)),
 		DatabaseMaxConns:   int32(p.Int("DATABASE_MAX_CONNS", 10, 10_000)),
 		LogLevel:           p.Level("LOG_LEVEL", slog.LevelInfo),
+		PprofAddr:          p.String("PPROF_ADDR", ""),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
 	return cfg, errors.Join(p.Err(), cfg.Validate())
@@ -80,6 +84,11 @@ func (c config) Validate() error {
 	}
 	if c.ProjectorID == "" {
 		bad("PROJECTOR_ID", "must not be empty")
+	}
+	if c.PprofAddr != "" {
+		if err := serve.CheckPprofAddr(c.PprofAddr); err != nil {
+			bad("PPROF_ADDR", "%v, got %q", err, c.PprofAddr)
+		}
 	}
 	return errors.Join(errs...)
 }

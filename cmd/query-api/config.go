@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orderflow/orderflow/internal/backend"
 	"github.com/orderflow/orderflow/internal/envconfig"
+	"github.com/orderflow/orderflow/internal/httpapi"
+	"github.com/orderflow/orderflow/internal/serve"
 )
 
 // config is the service's whole configuration, read from the environment once at start-up.
@@ -41,6 +44,13 @@ type config struct {
 	// DatabaseMaxConns (DATABASE_MAX_CONNS, default 32) caps the pool; the LISTEN connection is extra.
 	DatabaseMaxConns int32
 	LogLevel         slog.Level // LOG_LEVEL, default info
+	// Guard is authentication (AUTH, on by default: AUTH_HMAC_SECRET or AUTH_PUBLIC_KEY_FILE, and
+	// AUTH_ISSUER, AUTH_AUDIENCE), the bound on requests in flight (MAX_IN_FLIGHT, default 512) and
+	// each client's rate limit (RATE_LIMIT per second, default 100, or off; RATE_BURST, default twice
+	// that): see httpapi.GuardSettings.
+	Guard httpapi.Guard
+	// PprofAddr (PPROF_ADDR, default off) serves net/http/pprof on this loopback address.
+	PprofAddr string
 }
 
 // loadConfig reads the configuration through getenv and validates it. The error names every setting
@@ -57,6 +67,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		CacheSize:        p.Int("CACHE_SIZE", 10_000, 10_000_000),
 		DatabaseMaxConns: int32(p.Int("DATABASE_MAX_CONNS", 32, 10_000)),
 		LogLevel:         p.Level("LOG_LEVEL", slog.LevelInfo),
+		PprofAddr:        p.String("PPROF_ADDR", ""),
 
 		StoreTimeout:       p.Duration("STORE_TIMEOUT", 5*time.Second),
 		BreakerFailures:    uint32(p.Int("BREAKER_FAILURES", 5, 1<<20)),
@@ -65,7 +76,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
 	cfg.RequestTimeout = p.Duration("REQUEST_TIMEOUT", cfg.MaxWait+5*time.Second)
-	return cfg, errors.Join(p.Err(), cfg.Validate())
+	guard, guardErr := httpapi.ReadGuardSettings(p)
+	if guardErr == nil {
+		cfg.Guard, guardErr = guard.Guard(os.ReadFile)
+	}
+	return cfg, errors.Join(p.Err(), guardErr, cfg.Validate())
 }
 
 // Validate checks what parsing cannot: required settings, the shape of addresses and URLs, and
@@ -98,6 +113,11 @@ func (c config) Validate() error {
 	}
 	if c.RequestTimeout <= c.MaxWait {
 		bad("REQUEST_TIMEOUT", "must be longer than MAX_WAIT (%v), which a request may spend waiting", c.MaxWait)
+	}
+	if c.PprofAddr != "" {
+		if err := serve.CheckPprofAddr(c.PprofAddr); err != nil {
+			bad("PPROF_ADDR", "%v, got %q", err, c.PprofAddr)
+		}
 	}
 	return errors.Join(errs...)
 }

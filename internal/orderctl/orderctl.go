@@ -62,11 +62,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 const usage = `Usage: orderctl <command> [arguments]
 
 Commands:
-  audit <order-id> [--from-version N] [--json] [--query-api URL] [--timeout D]
+  audit <order-id> [--from-version N] [--json] [--query-api URL] [--token T] [--timeout D]
         Print the order's timeline from the event store, through the query API: time, version,
         event, actor, correlation ID and key fields. --json prints the events as the API gives them.
 
-The query API is --query-api, else QUERY_API_URL, else ` + DefaultQueryAPI + `.
+The query API is --query-api, else QUERY_API_URL, else ` + DefaultQueryAPI + `. Where it requires
+authentication, give a bearer token (staff or admin, or the order's customer) with --token or ORDERFLOW_TOKEN.
 `
 
 func audit(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -75,7 +76,8 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	var (
 		from    = fs.Uint64("from-version", 1, "the first version to print")
 		asJSON  = fs.Bool("json", false, "print the events as JSON")
-		api     = fs.String("query-api", "", "the query API's base URL (default QUERY_API_URL, else "+DefaultQueryAPI+")")
+		apiURL  = fs.String("query-api", "", "the query API's base URL (default QUERY_API_URL, else "+DefaultQueryAPI+")")
+		token   = fs.String("token", "", "the bearer token to send (default ORDERFLOW_TOKEN)")
 		timeout = fs.Duration("timeout", 30*time.Second, "the whole command's deadline")
 	)
 	// The order ID may come before or after the flags.
@@ -103,7 +105,7 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		fmt.Fprintln(stderr, "orderctl audit: --from-version must be 1 or more")
 		return ExitUsage
 	}
-	base := *api
+	base := *apiURL
 	if base == "" {
 		base = getenv("QUERY_API_URL")
 	}
@@ -117,7 +119,11 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	events, err := (&client{base: strings.TrimRight(base, "/"), http: http.DefaultClient}).history(ctx, id, *from)
+	if *token == "" {
+		*token = getenv("ORDERFLOW_TOKEN")
+	}
+	api := &client{base: strings.TrimRight(base, "/"), token: *token, http: http.DefaultClient}
+	events, err := api.history(ctx, id, *from)
 	if err != nil {
 		fmt.Fprintln(stderr, "orderctl audit: "+err.Error())
 		return ExitFail
@@ -199,8 +205,9 @@ func deref(p *string) string {
 
 // client reads the query API.
 type client struct {
-	base string
-	http *http.Client
+	base  string
+	token string // bearer token; empty sends none
+	http  *http.Client
 }
 
 // history reads all of the order's events from version from on, following the API's pages.
@@ -233,6 +240,9 @@ func (c *client) get(ctx context.Context, path string, v any) error {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("query API: %w", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -57,7 +58,15 @@ func queryAPI(t *testing.T, id uuid.UUID) string {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(queryapi.New(queryapi.Config{Events: store, Logger: slog.New(slog.DiscardHandler)}))
+	api := queryapi.New(queryapi.Config{Events: store, Logger: slog.New(slog.DiscardHandler)})
+	// The API runs without authentication here; a token, when given, must arrive as a bearer token.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := r.Header.Get("Authorization"); h != "" && h != "Bearer t0ken" {
+			http.Error(w, "unexpected Authorization "+h, http.StatusUnauthorized)
+			return
+		}
+		api.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
@@ -84,8 +93,9 @@ func TestAuditTable(t *testing.T) {
 		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant:\n%s", code, errOut, out, want)
 	}
 
-	// --from-version, and the flag after the order ID; --query-api wins over the environment.
-	code, out, _ = run([]string{"audit", id.String(), "--from-version", "4", "--query-api", api}, map[string]string{"QUERY_API_URL": "http://127.0.0.1:1"})
+	// --from-version, and the flag after the order ID; --query-api wins over the environment; a token.
+	code, out, _ = run([]string{"audit", id.String(), "--from-version", "4", "--query-api", api},
+		map[string]string{"QUERY_API_URL": "http://127.0.0.1:1", "ORDERFLOW_TOKEN": "t0ken"})
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != 3 || !strings.Contains(lines[1], "OrderPlaced") {
 		t.Errorf("--from-version 4: exit %d:\n%s", code, out)
 	}
@@ -122,6 +132,7 @@ func TestAuditFailures(t *testing.T) {
 		{[]string{"audit", uuid.NewString(), "--bogus"}, orderctl.ExitUsage, "bogus"},
 		{[]string{"audit", uuid.NewString(), "--query-api", "ftp://x"}, orderctl.ExitUsage, "http://"},
 		{[]string{"audit", uuid.NewString(), "--query-api", api}, orderctl.ExitFail, "404: Order not found"},
+		{[]string{"audit", uuid.NewString(), "--query-api", api, "--token", "wrong"}, orderctl.ExitFail, "401"},
 		{[]string{"audit", uuid.NewString(), "--query-api", "http://127.0.0.1:1", "--timeout", "2s"}, orderctl.ExitFail, "query API"},
 	} {
 		code, out, errOut := run(tt.args, nil)

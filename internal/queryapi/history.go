@@ -16,6 +16,7 @@ import (
 
 	"github.com/orderflow/orderflow/domain"
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/command"
 	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
@@ -151,6 +152,9 @@ func (h *handlers) orderHistory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := h.checkOwner(c, id, events); err != nil {
+		return err
+	}
 	page := historyPage{OrderID: id, Events: make([]historyEvent, len(events))}
 	for i, r := range events {
 		page.Events[i] = newHistoryEvent(r)
@@ -162,6 +166,28 @@ func (h *handlers) orderHistory(c echo.Context) error {
 		c.Response().Header().Set("Link", "<"+link+`>; rel="next"`)
 	}
 	return c.JSON(http.StatusOK, page)
+}
+
+// checkOwner returns an error wrapping auth.ErrForbidden unless the request's principal may see order
+// id, like GET /orders/{id}. recorded are events of the order read already: when they start at
+// version 1 the owner is read from there, else the first event is read. Staff, admins and requests
+// without authentication need no read.
+func (h *handlers) checkOwner(c echo.Context, id uuid.UUID, recorded []eventstore.RecordedEvent) error {
+	p := auth.FromContext(c.Request().Context())
+	if p.OwnCustomer() == "" {
+		return nil
+	}
+	if len(recorded) == 0 || recorded[0].Version != 1 {
+		var err error
+		if recorded, _, err = h.readPage(c.Request().Context(), id, 1, 1); err != nil {
+			return err
+		}
+	}
+	order, err := rebuild(id, recorded[:1])
+	if err != nil {
+		return err
+	}
+	return p.CheckOwner(string(order.CustomerID()))
 }
 
 // historyLink is the path and query of a page of history (or of the timeline, at path).
@@ -343,6 +369,9 @@ func (h *handlers) orderAsOf(c echo.Context, id uuid.UUID, point asOf) error {
 	}
 	order, last, err := h.fold(c.Request().Context(), id, stop)
 	if err != nil {
+		return err
+	}
+	if err := auth.FromContext(c.Request().Context()).CheckOwner(string(order.CustomerID())); err != nil {
 		return err
 	}
 	if point.Version > 0 && last.Version < point.Version {

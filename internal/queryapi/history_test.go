@@ -16,7 +16,9 @@ import (
 
 	"github.com/orderflow/orderflow/domain"
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/command"
+	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
 	"github.com/orderflow/orderflow/internal/resilience"
 )
 
@@ -318,6 +320,51 @@ func TestEventStoreDown(t *testing.T) {
 		r.problem(t, 503, "service-unavailable")
 		if r.header.Get("Retry-After") != "3" || strings.Contains(string(r.body), "breaker") {
 			t.Errorf("%s: Retry-After %q, body %s", path, r.header.Get("Retry-After"), r.body)
+		}
+	}
+}
+
+// TestAuditTrailAccess: the history, the as-of reads and the timeline are an order's, like
+// GET /orders/{id}: its customer, staff and admins may read them. The audit log is for admins.
+func TestAuditTrailAccess(t *testing.T) {
+	e := newEnv(t)
+	e.checkpoint(readmodel.ProjectionAuditLog, "1:0", false)
+	id := uuid.New()
+	e.sampleOrder(id, "alice") // customer cust-1
+	owner := &auth.Principal{Subject: "cust-1", Role: auth.Customer}
+	other := &auth.Principal{Subject: "cust-2", Role: auth.Customer}
+	staff := &auth.Principal{Subject: "clerk", Role: auth.Staff}
+	admin := &auth.Principal{Subject: "root", Role: auth.Admin}
+	base := "/orders/" + id.String()
+	for _, tt := range []struct {
+		who  *auth.Principal
+		path string
+		want int
+	}{
+		{owner, base + "/history", 200},
+		{owner, base + "/history?from_version=3", 200},
+		{owner, base + "?as_of_version=2", 200},
+		{owner, base + "/timeline", 200},
+		{owner, "/audit", 403},
+		{other, base + "/history", 403},
+		{other, base + "/history?from_version=3", 403},
+		{other, base + "/history?from_version=99", 403},
+		{other, base + "?as_of_version=2", 403},
+		{other, base + "?as_of=2999-01-01T00:00:00Z", 403},
+		{other, base + "/timeline", 403},
+		{other, "/orders/" + uuid.NewString() + "/history", 404},
+		{staff, base + "/history", 200},
+		{staff, base + "/timeline", 200},
+		{staff, "/audit", 403},
+		{admin, "/audit", 200},
+		{admin, base + "?as_of_version=1", 200},
+	} {
+		req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+		req = req.WithContext(auth.WithPrincipal(req.Context(), tt.who))
+		rec := httptest.NewRecorder()
+		e.api.ServeHTTP(rec, req)
+		if rec.Code != tt.want {
+			t.Errorf("%s (%s) GET %s: %d, want %d: %s", tt.who.Subject, tt.who.Role, tt.path, rec.Code, tt.want, rec.Body)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/httpapi"
 )
 
@@ -74,6 +75,9 @@ func (h *handlers) orderTimeline(c echo.Context) error {
 	}
 	order, err := rebuild(id, recorded)
 	if err != nil {
+		return err
+	}
+	if err := auth.FromContext(c.Request().Context()).CheckOwner(string(order.CustomerID())); err != nil {
 		return err
 	}
 	path := c.Request().URL.Path
