@@ -24,6 +24,9 @@ type handlers struct {
 	progress progress
 	orders   *orderCache
 	maxWait  time.Duration
+	// events and storeTimeout serve the audit trail (history.go).
+	events       streamReader
+	storeTimeout time.Duration
 }
 
 // Response bodies that are more than a view.
@@ -43,9 +46,14 @@ type (
 func (h *handlers) getOrder(c echo.Context) error {
 	var f httpapi.Fields
 	id := orderIDParam(c, &f)
-	cons := h.readConsistency(c, queryParams(c, &f), &f)
+	q := queryParams(c, &f, "as_of_version", "as_of")
+	point, historical := asOfParams(q, &f)
+	cons := h.readConsistency(c, q, &f)
 	if err := f.Err(); err != nil {
 		return err
+	}
+	if historical {
+		return h.orderAsOf(c, id, point)
 	}
 	if err := h.await(c, cons, readmodel.ProjectionOrders); err != nil {
 		return err
@@ -99,11 +107,11 @@ func (h *handlers) listOrders(c echo.Context) error {
 		filter.Limit = n
 	}
 	if v, ok := q["cursor"]; ok {
-		key, err := decodeCursor(v)
+		at, id, err := decodeCursor(v)
 		if err != nil {
 			f.Add("cursor", err)
 		}
-		filter.After = &key
+		filter.After = &readmodel.OrderKey{CreatedAt: at, OrderID: id}
 	}
 	cons := h.readConsistency(c, q, &f)
 	if err := f.Err(); err != nil {
@@ -127,7 +135,8 @@ func (h *handlers) listOrders(c echo.Context) error {
 	setPosition(c, pos)
 	body := orderList{Orders: page.Orders}
 	if page.More {
-		next := encodeCursor(page.Orders[len(page.Orders)-1].Key())
+		last := page.Orders[len(page.Orders)-1]
+		next := encodeCursor(last.CreatedAt, last.OrderID)
 		body.NextCursor = &next
 	}
 	return c.JSON(http.StatusOK, body)
