@@ -51,6 +51,11 @@ import (
 // first used, so a reader whose snapshot predates the copy's last batch could otherwise read the
 // live checkpoint together with an older state of the new tables.
 //
+// Speed and memory. The builder reads the log in batches of RebuildBatchSize events, the next batch
+// while the current one is written, and holds at most those two in memory, however long the log. The
+// projections write each batch's rows with one statement per table. The copy's indexes that are not
+// unique are left out while it is filled and built at the end, under the live indexes' names.
+//
 // When the projection's code has a newer schema version than its live copy (a deploy), the live
 // copy cannot be followed by code written for another shape: the owner leaves it frozen and serving
 // at its checkpoint, builds the new copy up to the head of the log, and switches (RebuildOnStart).
