@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderflow/orderflow/internal/command"
 	"github.com/orderflow/orderflow/internal/httpapi"
@@ -47,6 +49,11 @@ type Config struct {
 	// RequestTimeout is every request's deadline (default 10 s).
 	RequestTimeout time.Duration
 	Logger         *slog.Logger
+	// TracerProvider makes the requests' server spans; nil makes none, yet passes callers' trace
+	// context on into event metadata.
+	TracerProvider trace.TracerProvider
+	// Metrics receives the API's metrics; nil keeps them unregistered.
+	Metrics *Metrics
 }
 
 // New returns the API's handler, with its routes and middleware.
@@ -61,10 +68,17 @@ func New(cfg Config) *echo.Echo {
 		cfg.RequestTimeout = 10 * time.Second
 	}
 
+	if cfg.Metrics == nil {
+		// A fresh registry cannot refuse them.
+		cfg.Metrics, _ = NewMetrics(prometheus.NewRegistry())
+	}
+
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpapi.NewErrorHandler(cfg.Logger)
 	e.Use(
+		httpapi.Trace(cfg.TracerProvider),
+		cfg.Metrics.http.Middleware(),
 		httpapi.AccessLog(cfg.Logger),
 		httpapi.RequestMeta(),
 		httpapi.Timeout(cfg.RequestTimeout),
@@ -78,15 +92,16 @@ func New(cfg Config) *echo.Echo {
 	}
 	json := httpapi.RequireJSON()
 
-	e.POST("/orders", h.createOrder, json, once)
-	e.POST("/orders/:id/items", h.addItem, json, once)
-	e.DELETE("/orders/:id/items/:sku", h.removeItem, once)
-	e.PUT("/orders/:id/shipping-address", h.setShippingAddress, json, once)
-	e.POST("/orders/:id/place", h.placeOrder, once)
-	e.POST("/orders/:id/payments", h.payOrder, json, once)
-	e.POST("/orders/:id/shipments", h.shipOrder, json, once)
-	e.POST("/orders/:id/deliver", h.deliverOrder, once)
-	e.POST("/orders/:id/cancel", h.cancelOrder, json, once)
+	count := cfg.Metrics.count
+	e.POST("/orders", h.createOrder, count("CreateOrder"), json, once)
+	e.POST("/orders/:id/items", h.addItem, count("AddItem"), json, once)
+	e.DELETE("/orders/:id/items/:sku", h.removeItem, count("RemoveItem"), once)
+	e.PUT("/orders/:id/shipping-address", h.setShippingAddress, count("SetShippingAddress"), json, once)
+	e.POST("/orders/:id/place", h.placeOrder, count("PlaceOrder"), once)
+	e.POST("/orders/:id/payments", h.payOrder, count("PayOrder"), json, once)
+	e.POST("/orders/:id/shipments", h.shipOrder, count("ShipOrder"), json, once)
+	e.POST("/orders/:id/deliver", h.deliverOrder, count("DeliverOrder"), once)
+	e.POST("/orders/:id/cancel", h.cancelOrder, count("CancelOrder"), json, once)
 
 	e.GET("/healthz", httpapi.Healthz)
 	e.GET("/readyz", httpapi.Readyz(cfg.Ready, cfg.ReadyTimeout, cfg.Logger))
