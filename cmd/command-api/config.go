@@ -11,6 +11,7 @@ import (
 
 	"github.com/orderflow/orderflow/internal/backend"
 	"github.com/orderflow/orderflow/internal/envconfig"
+	"github.com/orderflow/orderflow/internal/telemetry"
 )
 
 // config is the service's whole configuration, read from the environment once at start-up.
@@ -34,6 +35,7 @@ type config struct {
 	// connection for each request with an Idempotency-Key while it runs.
 	DatabaseMaxConns int32
 	LogLevel         slog.Level // LOG_LEVEL, default info
+	LogFormat        string     // LOG_FORMAT, default json; text for people
 }
 
 // loadConfig reads the configuration through getenv and validates it. The error names every setting
@@ -53,6 +55,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		EventStoreMaxConns: int32(p.Int("EVENTSTORE_MAX_CONNS", 16, 10_000)),
 		DatabaseMaxConns:   int32(p.Int("DATABASE_MAX_CONNS", 32, 10_000)),
 		LogLevel:           p.Level("LOG_LEVEL", slog.LevelInfo),
+		LogFormat:          p.String("LOG_FORMAT", telemetry.LogJSON),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
 	return cfg, errors.Join(p.Err(), cfg.Validate())
@@ -93,6 +96,9 @@ func (c config) Validate() error {
 		if d <= 0 {
 			bad(name, "must be positive")
 		}
+	}
+	if !telemetry.ValidLogFormat(c.LogFormat) {
+		bad("LOG_FORMAT", "want %q or %q, got %q", telemetry.LogJSON, telemetry.LogText, c.LogFormat)
 	}
 	return errors.Join(errs...)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/orderflow/orderflow/internal/backend"
 	"github.com/orderflow/orderflow/internal/envconfig"
+	"github.com/orderflow/orderflow/internal/telemetry"
 )
 
 // config is the projector's whole configuration, read from the environment once at start-up.
@@ -29,6 +30,7 @@ type config struct {
 	EventStoreMaxConns int32      // EVENTSTORE_MAX_CONNS, default 8
 	DatabaseMaxConns   int32      // DATABASE_MAX_CONNS, default 10 (plus one per owned projection for its lock)
 	LogLevel           slog.Level // LOG_LEVEL, default info
+	LogFormat          string     // LOG_FORMAT, default json; text for people
 }
 
 // loadConfig reads the configuration through getenv and validates it; hostname and pid make the
@@ -46,6 +48,7 @@ func loadConfig(getenv func(string) string, hostname string, pid int) (config, e
 		EventStoreMaxConns: int32(p.Int("EVENTSTORE_MAX_CONNS", 8, 10_000)),
 		DatabaseMaxConns:   int32(p.Int("DATABASE_MAX_CONNS", 10, 10_000)),
 		LogLevel:           p.Level("LOG_LEVEL", slog.LevelInfo),
+		LogFormat:          p.String("LOG_FORMAT", telemetry.LogJSON),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
 	return cfg, errors.Join(p.Err(), cfg.Validate())
@@ -80,6 +83,9 @@ func (c config) Validate() error {
 	}
 	if c.ProjectorID == "" {
 		bad("PROJECTOR_ID", "must not be empty")
+	}
+	if !telemetry.ValidLogFormat(c.LogFormat) {
+		bad("LOG_FORMAT", "want %q or %q, got %q", telemetry.LogJSON, telemetry.LogText, c.LogFormat)
 	}
 	return errors.Join(errs...)
 }

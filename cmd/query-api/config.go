@@ -11,6 +11,7 @@ import (
 
 	"github.com/orderflow/orderflow/internal/backend"
 	"github.com/orderflow/orderflow/internal/envconfig"
+	"github.com/orderflow/orderflow/internal/telemetry"
 )
 
 // config is the service's whole configuration, read from the environment once at start-up.
@@ -35,6 +36,7 @@ type config struct {
 	// DatabaseMaxConns (DATABASE_MAX_CONNS, default 32) caps the pool; the LISTEN connection is extra.
 	DatabaseMaxConns int32
 	LogLevel         slog.Level // LOG_LEVEL, default info
+	LogFormat        string     // LOG_FORMAT, default json; text for people
 }
 
 // loadConfig reads the configuration through getenv and validates it. The error names every setting
@@ -51,6 +53,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		CacheSize:        p.Int("CACHE_SIZE", 10_000, 10_000_000),
 		DatabaseMaxConns: int32(p.Int("DATABASE_MAX_CONNS", 32, 10_000)),
 		LogLevel:         p.Level("LOG_LEVEL", slog.LevelInfo),
+		LogFormat:        p.String("LOG_FORMAT", telemetry.LogJSON),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
 	cfg.RequestTimeout = p.Duration("REQUEST_TIMEOUT", cfg.MaxWait+5*time.Second)
@@ -88,6 +91,9 @@ func (c config) Validate() error {
 	}
 	if c.RequestTimeout <= c.MaxWait {
 		bad("REQUEST_TIMEOUT", "must be longer than MAX_WAIT (%v), which a request may spend waiting", c.MaxWait)
+	}
+	if !telemetry.ValidLogFormat(c.LogFormat) {
+		bad("LOG_FORMAT", "want %q or %q, got %q", telemetry.LogJSON, telemetry.LogText, c.LogFormat)
 	}
 	return errors.Join(errs...)
 }

@@ -23,6 +23,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderflow/orderflow/eventstore"
 	"github.com/orderflow/orderflow/internal/httpapi"
@@ -83,6 +85,10 @@ type Config struct {
 	// CacheSize caps the cached orders (default 10,000).
 	CacheSize int
 	Logger    *slog.Logger
+	// TracerProvider makes the requests' server spans; nil makes none.
+	TracerProvider trace.TracerProvider
+	// Metrics receives the API's metrics; nil keeps them unregistered.
+	Metrics *Metrics
 }
 
 // New returns the API's handler, with its routes and middleware.
@@ -106,10 +112,17 @@ func New(cfg Config) *echo.Echo {
 		cfg.CacheSize = 10_000
 	}
 
+	if cfg.Metrics == nil {
+		// A fresh registry cannot refuse them.
+		cfg.Metrics, _ = NewMetrics(prometheus.NewRegistry())
+	}
+
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpapi.NewErrorHandler(cfg.Logger)
 	e.Use(
+		httpapi.Trace(cfg.TracerProvider),
+		cfg.Metrics.http.Middleware(),
 		httpapi.AccessLog(cfg.Logger),
 		httpapi.RequestMeta(),
 		httpapi.Timeout(cfg.RequestTimeout),
@@ -120,7 +133,9 @@ func New(cfg Config) *echo.Echo {
 		progress: cfg.Progress,
 		orders:   newOrderCache(cfg.ReadModels, cfg.CacheTTL, cfg.CacheSize, cfg.RequestTimeout, time.Now),
 		maxWait:  cfg.MaxWait,
+		metrics:  cfg.Metrics,
 	}
+	h.orders.lookups = cfg.Metrics.cacheLookup
 	e.GET("/orders/:id", h.getOrder)
 	e.GET("/orders", h.listOrders)
 	e.GET("/customers/:id/summary", h.customerSummary)

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/pgtest"
@@ -32,6 +33,7 @@ type env struct {
 	api     *echo.Echo
 	broker  *readmodel.Broker
 	queries *atomic.Int64 // statements the Store has sent
+	metrics *prometheus.Registry
 }
 
 func newEnv(t *testing.T) *env {
@@ -65,8 +67,13 @@ func newEnv(t *testing.T) *env {
 		time.Sleep(5 * time.Millisecond)
 	}
 
-	e := &env{t: t, pool: pool, broker: broker, queries: counter.n}
+	e := &env{t: t, pool: pool, broker: broker, queries: counter.n, metrics: prometheus.NewRegistry()}
+	metrics, err := NewMetrics(e.metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.api = New(Config{
+		Metrics:    metrics,
 		ReadModels: store,
 		Progress:   broker,
 		Ready:      map[string]httpapi.Check{"database": pool.Ping, "listener": broker.Ready},

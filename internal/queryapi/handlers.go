@@ -22,6 +22,7 @@ type handlers struct {
 	progress progress
 	orders   *orderCache
 	maxWait  time.Duration
+	metrics  *Metrics
 }
 
 // Response bodies that are more than a view.

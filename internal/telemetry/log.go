@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 
@@ -18,19 +17,16 @@ const (
 // ValidLogFormat reports whether format is a LOG_FORMAT value NewLogger accepts.
 func ValidLogFormat(format string) bool { return format == LogJSON || format == LogText }
 
-// NewLogger returns a logger writing to w in format (LogJSON or LogText) at level and above. Every
-// line logged with a context (the *Context methods, or LogAttrs) carries that context's correlation
-// ID and its span's trace and span IDs (see NewContextHandler).
-func NewLogger(w io.Writer, format string, level slog.Leveler) (*slog.Logger, error) {
+// NewLogger returns a logger writing to w at level and above, as text lines for LogText and as JSON
+// otherwise (configuration checks the value with ValidLogFormat). Every line logged with a context
+// (the *Context methods, or LogAttrs) carries that context's correlation ID and its span's trace and
+// span IDs (see NewContextHandler).
+func NewLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
-	switch format {
-	case LogJSON:
-		return slog.New(NewContextHandler(slog.NewJSONHandler(w, opts))), nil
-	case LogText:
-		return slog.New(NewContextHandler(slog.NewTextHandler(w, opts))), nil
-	default:
-		return nil, fmt.Errorf("log format %q: want %q or %q", format, LogJSON, LogText)
+	if format == LogText {
+		return slog.New(NewContextHandler(slog.NewTextHandler(w, opts)))
 	}
+	return slog.New(NewContextHandler(slog.NewJSONHandler(w, opts)))
 }
 
 type correlationKey struct{}
@@ -72,4 +68,6 @@ func (h contextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	return contextHandler{h.next.WithAttrs(attrs)}
 }
 
-func (h contextHandler) WithGroup(name string) slog.Handler { return contextHandler{h.next.WithGroup(name)} }
+func (h contextHandler) WithGroup(name string) slog.Handler {
+	return contextHandler{h.next.WithGroup(name)}
+}

@@ -22,7 +22,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel/propagation"
@@ -53,8 +55,20 @@ func TracingEnabled(getenv func(string) string) bool {
 // Tracing is a tracer provider with its shutdown.
 type Tracing struct {
 	Provider trace.TracerProvider
+	// Enabled is false for the no-op provider: instrumentation that costs even then can be left out.
+	Enabled bool
 	// Shutdown flushes the spans not exported yet and stops the exporter, within ctx's deadline.
 	Shutdown func(ctx context.Context) error
+}
+
+// Stop shuts the provider down within timeout, logging a failure: at exit there is nothing else to
+// do about spans that could not be sent.
+func (t Tracing) Stop(timeout time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := t.Shutdown(ctx); err != nil {
+		log.Warn("flush traces", "error", err.Error())
+	}
 }
 
 // NewTracing returns the tracer provider the environment asks for: a no-op one when tracing is off
@@ -78,7 +92,7 @@ func NewTracing(ctx context.Context, service string, getenv func(string) string)
 		return Tracing{}, fmt.Errorf("trace resource: %w", err)
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res))
-	return Tracing{Provider: tp, Shutdown: tp.Shutdown}, nil
+	return Tracing{Provider: tp, Enabled: true, Shutdown: tp.Shutdown}, nil
 }
 
 // Propagator is the propagation format of every hop: W3C Trace Context, as in HTTP headers and
