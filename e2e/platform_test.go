@@ -37,9 +37,18 @@ type platform struct {
 
 func startPlatform(t *testing.T) *platform {
 	t.Helper()
+	return startPlatformWith(t, nil)
+}
+
+// startPlatformWith starts the platform with extra settings for the two APIs.
+func startPlatformWith(t *testing.T, apiEnv map[string]string) *platform {
+	t.Helper()
 	db := pgtest.NewDatabase(t)
 	p := &platform{db: db}
 	env := map[string]string{"DATABASE_URL": db}
+	for k, v := range apiEnv {
+		env[k] = v
+	}
 	p.command = proctest.Start(t, bins.command, env)
 	p.projector = proctest.Start(t, bins.projector, map[string]string{"DATABASE_URL": db, "POLL_INTERVAL": "200ms"})
 	p.queries = proctest.Start(t, bins.query, env)

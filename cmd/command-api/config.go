@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orderflow/orderflow/internal/backend"
 	"github.com/orderflow/orderflow/internal/envconfig"
+	"github.com/orderflow/orderflow/internal/httpapi"
+	"github.com/orderflow/orderflow/internal/serve"
 	"github.com/orderflow/orderflow/internal/telemetry"
 )
 
@@ -36,6 +39,13 @@ type config struct {
 	DatabaseMaxConns int32
 	LogLevel         slog.Level // LOG_LEVEL, default info
 	LogFormat        string     // LOG_FORMAT, default json; text for people
+	// Guard is authentication (AUTH, on by default: AUTH_HMAC_SECRET or AUTH_PUBLIC_KEY_FILE, and
+	// AUTH_ISSUER, AUTH_AUDIENCE), the bound on requests in flight (MAX_IN_FLIGHT, default 512) and
+	// each client's rate limit (RATE_LIMIT per second, default 100, or off; RATE_BURST, default twice
+	// that): see httpapi.GuardSettings.
+	Guard httpapi.Guard
+	// PprofAddr (PPROF_ADDR, default off) serves net/http/pprof on this loopback address.
+	PprofAddr string
 }
 
 // loadConfig reads the configuration through getenv and validates it. The error names every setting
@@ -56,9 +66,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DatabaseMaxConns:   int32(p.Int("DATABASE_MAX_CONNS", 32, 10_000)),
 		LogLevel:           p.Level("LOG_LEVEL", slog.LevelInfo),
 		LogFormat:          p.String("LOG_FORMAT", telemetry.LogJSON),
+		PprofAddr:          p.String("PPROF_ADDR", ""),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
-	return cfg, errors.Join(p.Err(), cfg.Validate())
+	guard, guardErr := httpapi.ReadGuardSettings(p)
+	if guardErr == nil {
+		cfg.Guard, guardErr = guard.Guard(os.ReadFile)
+	}
+	return cfg, errors.Join(p.Err(), guardErr, cfg.Validate())
 }
 
 // Validate checks what parsing cannot: required settings and the shape of addresses and URLs. It
@@ -99,6 +114,11 @@ func (c config) Validate() error {
 	}
 	if !telemetry.ValidLogFormat(c.LogFormat) {
 		bad("LOG_FORMAT", "want %q or %q, got %q", telemetry.LogJSON, telemetry.LogText, c.LogFormat)
+	}
+	if c.PprofAddr != "" {
+		if err := serve.CheckPprofAddr(c.PprofAddr); err != nil {
+			bad("PPROF_ADDR", "%v, got %q", err, c.PprofAddr)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -62,6 +62,13 @@ func main() {
 
 // run builds the service, serves until ctx ends, and shuts down.
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	if cfg.PprofAddr != "" {
+		stopPprof, err := serve.Pprof(cfg.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	kind, err := backend.KindOf(cfg.EventStoreURL)
 	if err != nil {
 		return err
@@ -128,6 +135,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 			"database":   pool.Ping,
 		},
 		RequestTimeout: cfg.RequestTimeout,
+		Guard:          cfg.Guard,
 		Logger:         log,
 		TracerProvider: tracing.Provider,
 		Metrics:        apiMetrics,

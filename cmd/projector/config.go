@@ -11,6 +11,7 @@ import (
 
 	"github.com/orderflow/orderflow/internal/backend"
 	"github.com/orderflow/orderflow/internal/envconfig"
+	"github.com/orderflow/orderflow/internal/serve"
 	"github.com/orderflow/orderflow/internal/telemetry"
 )
 
@@ -31,6 +32,8 @@ type config struct {
 	DatabaseMaxConns   int32      // DATABASE_MAX_CONNS, default 10 (plus one per owned projection for its lock)
 	LogLevel           slog.Level // LOG_LEVEL, default info
 	LogFormat          string     // LOG_FORMAT, default json; text for people
+	// PprofAddr (PPROF_ADDR, default off) serves net/http/pprof on this loopback address.
+	PprofAddr string
 }
 
 // loadConfig reads the configuration through getenv and validates it; hostname and pid make the
@@ -49,6 +52,7 @@ func loadConfig(getenv func(string) string, hostname string, pid int) (config, e
 		DatabaseMaxConns:   int32(p.Int("DATABASE_MAX_CONNS", 10, 10_000)),
 		LogLevel:           p.Level("LOG_LEVEL", slog.LevelInfo),
 		LogFormat:          p.String("LOG_FORMAT", telemetry.LogJSON),
+		PprofAddr:          p.String("PPROF_ADDR", ""),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
 	return cfg, errors.Join(p.Err(), cfg.Validate())
@@ -86,6 +90,11 @@ func (c config) Validate() error {
 	}
 	if !telemetry.ValidLogFormat(c.LogFormat) {
 		bad("LOG_FORMAT", "want %q or %q, got %q", telemetry.LogJSON, telemetry.LogText, c.LogFormat)
+	}
+	if c.PprofAddr != "" {
+		if err := serve.CheckPprofAddr(c.PprofAddr); err != nil {
+			bad("PPROF_ADDR", "%v, got %q", err, c.PprofAddr)
+		}
 	}
 	return errors.Join(errs...)
 }

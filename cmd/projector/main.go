@@ -90,6 +90,13 @@ func daemon() int {
 
 // run builds the projector, runs it until ctx ends, and shuts down.
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	if cfg.PprofAddr != "" {
+		stopPprof, err := serve.Pprof(cfg.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	kind, err := backend.KindOf(cfg.EventStoreURL)
 	if err != nil {
 		return err

@@ -70,6 +70,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 
+	if cfg.PprofAddr != "" {
+		stopPprof, err := serve.Pprof(cfg.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
 	defer cancel()
 	if err := migrations.Up(startCtx, cfg.DatabaseURL, migrations.ReadModel()); err != nil {
@@ -106,6 +113,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		RequestTimeout: cfg.RequestTimeout,
 		CacheTTL:       cfg.CacheTTL,
 		CacheSize:      cfg.CacheSize,
+		Guard:          cfg.Guard,
 		Logger:         log,
 		TracerProvider: tracing.Provider,
 		Metrics:        apiMetrics,

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/command"
 	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/idempotency"
@@ -48,7 +49,9 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// RequestTimeout is every request's deadline (default 10 s).
 	RequestTimeout time.Duration
-	Logger         *slog.Logger
+	// Guard bounds requests in flight, authenticates and rate-limits (zero: none of these).
+	Guard  httpapi.Guard
+	Logger *slog.Logger
 	// TracerProvider makes the requests' server spans; nil makes none, yet passes callers' trace
 	// context on into event metadata.
 	TracerProvider trace.TracerProvider
@@ -76,6 +79,9 @@ func New(cfg Config) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpapi.NewErrorHandler(cfg.Logger)
+	// Behind the load balancer the client's address is in X-Forwarded-For, trusted only when it comes
+	// from a loopback or private address: a client cannot pick its own rate-limit bucket.
+	e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	e.Use(
 		httpapi.Trace(cfg.TracerProvider),
 		cfg.Metrics.http.Middleware(),
@@ -84,6 +90,7 @@ func New(cfg Config) *echo.Echo {
 		httpapi.Timeout(cfg.RequestTimeout),
 		httpapi.BodyLimit(MaxBodyBytes),
 	)
+	e.Use(cfg.Guard.Middleware()...)
 
 	h := &handlers{commands: cfg.Commands}
 	var once echo.MiddlewareFunc = func(next echo.HandlerFunc) echo.HandlerFunc { return next }
@@ -99,8 +106,10 @@ func New(cfg Config) *echo.Echo {
 	e.PUT("/orders/:id/shipping-address", h.setShippingAddress, count("SetShippingAddress"), json, once)
 	e.POST("/orders/:id/place", h.placeOrder, count("PlaceOrder"), once)
 	e.POST("/orders/:id/payments", h.payOrder, count("PayOrder"), json, once)
-	e.POST("/orders/:id/shipments", h.shipOrder, count("ShipOrder"), json, once)
-	e.POST("/orders/:id/deliver", h.deliverOrder, count("DeliverOrder"), once)
+	// Shipping is the shop's business, not the customer's.
+	staff := auth.RequireRole(auth.Staff)
+	e.POST("/orders/:id/shipments", h.shipOrder, count("ShipOrder"), staff, json, once)
+	e.POST("/orders/:id/deliver", h.deliverOrder, count("DeliverOrder"), staff, once)
 	e.POST("/orders/:id/cancel", h.cancelOrder, count("CancelOrder"), json, once)
 
 	e.GET("/healthz", httpapi.Healthz)

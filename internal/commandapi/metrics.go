@@ -17,6 +17,7 @@ import (
 //	commands_total{command,outcome}   counter   commands handled, by outcome:
 //	    accepted   events appended (or none needed)
 //	    replayed   answered from an idempotency record, nothing run
+//	    denied     not authenticated or not allowed (401, 403)
 //	    invalid    refused before reaching the order (400, 413, 415, 422)
 //	    rejected   refused by a business rule of the order, or the order does not exist (404, 409)
 //	    conflict   concurrent writers: If-Match failed, retries ran out, or the key is in use
@@ -71,6 +72,8 @@ func outcome(c echo.Context, err error) string {
 	switch status := httpapi.StatusOf(err); {
 	case status >= 500:
 		return "error"
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return "denied"
 	case status == http.StatusConflict || status == http.StatusNotFound:
 		return "rejected"
 	default:

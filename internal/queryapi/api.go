@@ -27,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
 )
@@ -84,7 +85,9 @@ type Config struct {
 	CacheTTL time.Duration
 	// CacheSize caps the cached orders (default 10,000).
 	CacheSize int
-	Logger    *slog.Logger
+	// Guard bounds requests in flight, authenticates and rate-limits (zero: none of these).
+	Guard  httpapi.Guard
+	Logger *slog.Logger
 	// TracerProvider makes the requests' server spans; nil makes none.
 	TracerProvider trace.TracerProvider
 	// Metrics receives the API's metrics; nil keeps them unregistered.
@@ -120,6 +123,8 @@ func New(cfg Config) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpapi.NewErrorHandler(cfg.Logger)
+	// X-Forwarded-For is trusted only from loopback and private addresses (the load balancer).
+	e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	e.Use(
 		httpapi.Trace(cfg.TracerProvider),
 		cfg.Metrics.http.Middleware(),
@@ -127,6 +132,7 @@ func New(cfg Config) *echo.Echo {
 		httpapi.RequestMeta(),
 		httpapi.Timeout(cfg.RequestTimeout),
 	)
+	e.Use(cfg.Guard.Middleware()...)
 
 	h := &handlers{
 		read:     cfg.ReadModels,
@@ -139,8 +145,9 @@ func New(cfg Config) *echo.Echo {
 	e.GET("/orders/:id", h.getOrder)
 	e.GET("/orders", h.listOrders)
 	e.GET("/customers/:id/summary", h.customerSummary)
-	e.GET("/sales/daily", h.dailySales)
-	e.GET("/projections", h.projections)
+	// Orders and summaries check ownership in their handlers; the rest is not a customer's to see.
+	e.GET("/sales/daily", h.dailySales, auth.RequireRole(auth.Staff))
+	e.GET("/projections", h.projections, auth.RequireRole(auth.Admin))
 
 	e.GET("/healthz", httpapi.Healthz)
 	e.GET("/readyz", httpapi.Readyz(cfg.Ready, cfg.ReadyTimeout, cfg.Logger))

@@ -2,6 +2,7 @@ package queryapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/orderflow/orderflow/domain"
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
 )
@@ -54,6 +56,9 @@ func (h *handlers) getOrder(c echo.Context) error {
 		if errors.Is(err, domain.ErrOrderNotFound) {
 			setPosition(c, pos)
 		}
+		return err
+	}
+	if err := auth.FromContext(c.Request().Context()).CheckOwner(order.CustomerID); err != nil {
 		return err
 	}
 	setPosition(c, pos)
@@ -105,6 +110,13 @@ func (h *handlers) listOrders(c echo.Context) error {
 	if err := f.Err(); err != nil {
 		return err
 	}
+	// A customer lists its own orders: without customer_id, or with its own.
+	if own := auth.FromContext(c.Request().Context()).OwnCustomer(); own != "" {
+		if filter.CustomerID != "" && filter.CustomerID != own {
+			return fmt.Errorf("%w: customer_id names another customer", auth.ErrForbidden)
+		}
+		filter.CustomerID = own
+	}
 	if err := h.await(c, cons, readmodel.ProjectionOrders); err != nil {
 		return err
 	}
@@ -134,6 +146,9 @@ func (h *handlers) customerSummary(c echo.Context) error {
 	}
 	cons := h.readConsistency(c, queryParams(c, &f), &f)
 	if err := f.Err(); err != nil {
+		return err
+	}
+	if err := auth.FromContext(c.Request().Context()).CheckOwner(string(id)); err != nil {
 		return err
 	}
 	if err := h.await(c, cons, readmodel.ProjectionCustomerSummary); err != nil {
