@@ -92,17 +92,8 @@ func (c config) Validate() error {
 	} else if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
 		bad("DATABASE_URL", "not a valid PostgreSQL connection string")
 	}
-	switch kind, err := backend.KindOf(c.EventStoreURL); {
-	case c.EventStoreURL == "":
-		// DATABASE_URL is missing too, and said so.
-	case err != nil && c.EventStoreURL == c.DatabaseURL:
-		bad("EVENTSTORE_URL", "not set, and DATABASE_URL is not a postgres:// URL to use instead")
-	case err != nil:
+	if err := backend.CheckURL(c.EventStoreURL, c.DatabaseURL); err != nil {
 		bad("EVENTSTORE_URL", "%v", err)
-	case kind == backend.Postgres && c.EventStoreURL != c.DatabaseURL:
-		if _, err := pgxpool.ParseConfig(c.EventStoreURL); err != nil {
-			bad("EVENTSTORE_URL", "not a valid PostgreSQL connection string")
-		}
 	}
 	for name, d := range map[string]time.Duration{
 		"STORE_TIMEOUT": c.StoreTimeout, "REQUEST_TIMEOUT": c.RequestTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,

@@ -26,6 +26,12 @@ func TestLoadConfig(t *testing.T) {
 		cfg.RequestTimeout != 10*time.Second || cfg.CacheTTL != time.Second || cfg.CacheSize != 10_000 || cfg.LogFormat != "json" {
 		t.Errorf("defaults: %+v", cfg)
 	}
+	if cfg.StoreTimeout != 5*time.Second || cfg.BreakerFailures != 5 || cfg.BreakerOpenFor != 10*time.Second {
+		t.Errorf("event-store defaults: %+v", cfg)
+	}
+	if cfg, err := loadConfig(getenv(map[string]string{"DATABASE_URL": db, "EVENTSTORE_URL": "esdb://127.0.0.1:2113?tls=false"})); err != nil || cfg.EventStoreURL == db {
+		t.Errorf("EventStoreDB: %+v, %v", cfg, err)
+	}
 	cfg, err = loadConfig(getenv(map[string]string{"DATABASE_URL": db, "MAX_WAIT": "20s"}))
 	if err != nil || cfg.RequestTimeout != 25*time.Second {
 		t.Errorf("REQUEST_TIMEOUT follows MAX_WAIT: %v, %v", cfg.RequestTimeout, err)
@@ -40,6 +46,8 @@ func TestLoadConfig(t *testing.T) {
 		"negative":            {map[string]string{"DATABASE_URL": db, "CACHE_TTL": "-1s"}, []string{"CACHE_TTL"}},
 		"wait beyond request": {map[string]string{"DATABASE_URL": db, "MAX_WAIT": "10s", "REQUEST_TIMEOUT": "10s"}, []string{"REQUEST_TIMEOUT"}},
 		"event store scheme":  {map[string]string{"DATABASE_URL": db, "EVENTSTORE_URL": "mysql://x"}, []string{"EVENTSTORE_URL"}},
+		"event store URL":     {map[string]string{"DATABASE_URL": db, "EVENTSTORE_URL": "postgres://u:secret@host:notaport/x"}, []string{"EVENTSTORE_URL"}},
+		"event store reads":   {map[string]string{"DATABASE_URL": db, "STORE_TIMEOUT": "0s", "BREAKER_OPEN_FOR": "-1s"}, []string{"STORE_TIMEOUT", "BREAKER_OPEN_FOR"}},
 		"not a database URL":  {map[string]string{"DATABASE_URL": "postgres://u:secret@host:notaport/x"}, []string{"DATABASE_URL"}},
 		"auth without a key":  {map[string]string{"DATABASE_URL": db, "AUTH": "on"}, []string{"AUTH"}},
 		"short secret":        {map[string]string{"DATABASE_URL": db, "AUTH": "on", "AUTH_HMAC_SECRET": "secret"}, []string{"AUTH_HMAC_SECRET"}},

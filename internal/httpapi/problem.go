@@ -74,6 +74,8 @@ func problemKinds() []kind {
 
 		// 404: the order does not exist.
 		{domain.ErrOrderNotFound, http.StatusNotFound, "order-not-found", "Order not found"},
+		// Order streams are the only streams: the audit trail reads them directly.
+		{eventstore.ErrStreamNotFound, http.StatusNotFound, "order-not-found", "Order not found"},
 
 		// 409: the command breaks a rule in the order's current state. The slug is the rule's name.
 		{domain.ErrOrderExists, http.StatusConflict, "order-exists", "The order already exists"},

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/orderflow/orderflow/eventstore/postgres"
 	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/pgtest"
 	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
@@ -34,6 +35,7 @@ type env struct {
 	broker  *readmodel.Broker
 	queries *atomic.Int64 // statements the Store has sent
 	metrics *prometheus.Registry
+	events  *postgres.Store
 }
 
 func newEnv(t *testing.T) *env {
@@ -42,6 +44,9 @@ func newEnv(t *testing.T) *env {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	if err := migrations.Up(ctx, url, migrations.ReadModel()); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrations.Up(ctx, url, migrations.EventStore()); err != nil {
 		t.Fatal(err)
 	}
 	pool, err := pgxpool.New(ctx, url)
@@ -67,7 +72,11 @@ func newEnv(t *testing.T) *env {
 		time.Sleep(5 * time.Millisecond)
 	}
 
-	e := &env{t: t, pool: pool, broker: broker, queries: counter.n, metrics: prometheus.NewRegistry()}
+	events, err := postgres.Open(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, pool: pool, broker: broker, queries: counter.n, events: events, metrics: prometheus.NewRegistry()}
 	metrics, err := NewMetrics(e.metrics)
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +85,7 @@ func newEnv(t *testing.T) *env {
 		Metrics:    metrics,
 		ReadModels: store,
 		Progress:   broker,
+		Events:     events,
 		Ready:      map[string]httpapi.Check{"database": pool.Ping, "listener": broker.Ready},
 		MaxWait:    testMaxWait,
 		CacheTTL:   time.Minute, // expiry has its own unit test; here entries must outlive the test

@@ -24,7 +24,10 @@ type handlers struct {
 	progress progress
 	orders   *orderCache
 	maxWait  time.Duration
-	metrics  *Metrics
+	// events and storeTimeout serve the audit trail (history.go).
+	events       streamReader
+	storeTimeout time.Duration
+	metrics      *Metrics
 }
 
 // Response bodies that are more than a view.
@@ -44,9 +47,14 @@ type (
 func (h *handlers) getOrder(c echo.Context) error {
 	var f httpapi.Fields
 	id := orderIDParam(c, &f)
-	cons := h.readConsistency(c, queryParams(c, &f), &f)
+	q := queryParams(c, &f, "as_of_version", "as_of")
+	point, historical := asOfParams(q, &f)
+	cons := h.readConsistency(c, q, &f)
 	if err := f.Err(); err != nil {
 		return err
+	}
+	if historical {
+		return h.orderAsOf(c, id, point)
 	}
 	if err := h.await(c, cons, readmodel.ProjectionOrders); err != nil {
 		return err
@@ -100,11 +108,11 @@ func (h *handlers) listOrders(c echo.Context) error {
 		filter.Limit = n
 	}
 	if v, ok := q["cursor"]; ok {
-		key, err := decodeCursor(v)
+		at, id, err := decodeCursor(v)
 		if err != nil {
 			f.Add("cursor", err)
 		}
-		filter.After = &key
+		filter.After = &readmodel.OrderKey{CreatedAt: at, OrderID: id}
 	}
 	cons := h.readConsistency(c, q, &f)
 	if err := f.Err(); err != nil {
@@ -128,7 +136,8 @@ func (h *handlers) listOrders(c echo.Context) error {
 	setPosition(c, pos)
 	body := orderList{Orders: page.Orders}
 	if page.More {
-		next := encodeCursor(page.Orders[len(page.Orders)-1].Key())
+		last := page.Orders[len(page.Orders)-1]
+		next := encodeCursor(last.CreatedAt, last.OrderID)
 		body.NextCursor = &next
 	}
 	return c.JSON(http.StatusOK, body)
