@@ -106,7 +106,7 @@ func round(x float64, decimals int) float64 {
 // Lag is the end-to-end lag at a paced command rate: from a command's 2xx to the query API
 // showing its effect.
 type Lag struct {
-	Rate     float64  `json:"commands_per_second"` // the pace asked for
+	Rate     float64  `json:"commands_per_second"` // the pace asked for: half the best command rate unless set
 	Commands Measured `json:"commands"`            // the commands themselves at that pace
 	// WithMinPosition: one GET with X-Min-Position, which waits for the projection.
 	WithMinPosition Summary `json:"with_min_position"`
@@ -174,7 +174,7 @@ func (r *Results) WriteTable(w io.Writer) error {
 	}
 
 	if l := r.Lag; l != nil {
-		fmt.Fprintf(w, "lag at %s commands/s (half the best command rate): commands p50 %.2f ms, p99 %.2f ms, %d errors\n",
+		fmt.Fprintf(w, "lag at %s commands/s: commands p50 %.2f ms, p99 %.2f ms, %d errors\n",
 			num(l.Rate), l.Commands.Latency.P50, l.Commands.Latency.P99, l.Commands.Errors)
 		fmt.Fprintf(w, "  2xx to visible, X-Min-Position: p50 %.2f ms, p99 %.2f ms (%d samples)\n", l.WithMinPosition.P50, l.WithMinPosition.P99, l.WithMinPosition.Count)
 		fmt.Fprintf(w, "  2xx to visible, polling:        p50 %.2f ms, p99 %.2f ms (%d samples, %d never seen)\n", l.Polling.P50, l.Polling.P99, l.Polling.Count, l.PollingFails)

@@ -38,6 +38,7 @@ type Config struct {
 
 	Step          time.Duration // each measurement at one client count
 	LagStep       time.Duration // each of the two lag measurements
+	LagRate       float64       // commands per second of the lag runs; 0: half the best command rate
 	Clients       []int         // baseline, commands and append
 	QueryClients  []int         // GET /orders/{id}
 	PgbenchScale  int           // of pgbench -i, for the select-only baseline
@@ -216,8 +217,11 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 		r.Queries = append(r.Queries, m)
 		say("GET /orders/{id}, %d clients: %.0f/s, p99 %.2f ms (ratio to select-only %.2f)", c, m.Rate, m.Latency.P99, m.Ratio)
 	}
-	if best > 0 {
-		rate := best / 2
+	rate := best / 2
+	if cfg.LagRate > 0 {
+		rate = cfg.LagRate
+	}
+	if rate > 0 {
 		lag := &Lag{Rate: round(rate, 1)}
 		res, waited, _ := client.Lag(ctx, rate, cfg.LagStep, true)
 		lag.Commands, lag.WithMinPosition = NewMeasured(0, res, 0), waited.Summary()
