@@ -165,20 +165,10 @@ func (w *worker) tail(ctx context.Context) error {
 			continue // there may be more
 		}
 		if retry < visibilityRetries {
-			// A wake-up during the back-off means more appends have committed: read at once. Sleeping
-			// it out held live events back by up to 80 ms (lag p99 128 ms at 100 commands/s in make
-			// bench; see bench/README.md).
-			t := time.NewTimer(5 * time.Millisecond << retry)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !sleep(ctx, 5*time.Millisecond<<retry) {
 				return nil
-			case <-w.wake:
-				t.Stop()
-				retry = 0
-			case <-t.C:
-				retry++
 			}
+			retry++
 			continue
 		}
 		w.idle(ctx, pos)
