@@ -18,15 +18,16 @@ import (
 )
 
 // binaries are built once per test binary by TestMain.
-type binaries struct{ command, projector, query string }
+type binaries struct{ command, projector, query, orderctl string }
 
 var bins binaries // set by TestMain, which has no other way to hand them over
 
 func TestMain(m *testing.M) {
-	proctest.Main(m, func(b []string) { bins = binaries{command: b[0], projector: b[1], query: b[2]} },
+	proctest.Main(m, func(b []string) { bins = binaries{command: b[0], projector: b[1], query: b[2], orderctl: b[3]} },
 		"github.com/orderflow/orderflow/cmd/command-api",
 		"github.com/orderflow/orderflow/cmd/projector",
-		"github.com/orderflow/orderflow/cmd/query-api")
+		"github.com/orderflow/orderflow/cmd/query-api",
+		"github.com/orderflow/orderflow/cmd/orderctl")
 }
 
 // platform is the three services on one fresh database.
@@ -37,9 +38,18 @@ type platform struct {
 
 func startPlatform(t *testing.T) *platform {
 	t.Helper()
+	return startPlatformWith(t, nil)
+}
+
+// startPlatformWith starts the platform with extra settings for the two APIs.
+func startPlatformWith(t *testing.T, apiEnv map[string]string) *platform {
+	t.Helper()
 	db := pgtest.NewDatabase(t)
 	p := &platform{db: db}
 	env := map[string]string{"DATABASE_URL": db}
+	for k, v := range apiEnv {
+		env[k] = v
+	}
 	p.command = proctest.Start(t, bins.command, env)
 	p.projector = proctest.Start(t, bins.projector, map[string]string{"DATABASE_URL": db, "POLL_INTERVAL": "200ms"})
 	p.queries = proctest.Start(t, bins.query, env)

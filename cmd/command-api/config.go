@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orderflow/orderflow/internal/backend"
 	"github.com/orderflow/orderflow/internal/envconfig"
+	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/serve"
 )
 
@@ -35,6 +37,11 @@ type config struct {
 	// connection for each request with an Idempotency-Key while it runs.
 	DatabaseMaxConns int32
 	LogLevel         slog.Level // LOG_LEVEL, default info
+	// Guard is authentication (AUTH, on by default: AUTH_HMAC_SECRET or AUTH_PUBLIC_KEY_FILE, and
+	// AUTH_ISSUER, AUTH_AUDIENCE), the bound on requests in flight (MAX_IN_FLIGHT, default 512) and
+	// each client's rate limit (RATE_LIMIT per second, default 100, or off; RATE_BURST, default twice
+	// that): see httpapi.GuardSettings.
+	Guard httpapi.Guard
 	// PprofAddr (PPROF_ADDR, default off) serves net/http/pprof on this loopback address.
 	PprofAddr string
 }
@@ -59,7 +66,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		PprofAddr:          p.String("PPROF_ADDR", ""),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
-	return cfg, errors.Join(p.Err(), cfg.Validate())
+	guard, guardErr := httpapi.ReadGuardSettings(p)
+	if guardErr == nil {
+		cfg.Guard, guardErr = guard.Guard(os.ReadFile)
+	}
+	return cfg, errors.Join(p.Err(), guardErr, cfg.Validate())
 }
 
 // Validate checks what parsing cannot: required settings and the shape of addresses and URLs. It
@@ -78,17 +89,8 @@ func (c config) Validate() error {
 	} else if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
 		bad("DATABASE_URL", "not a valid PostgreSQL connection string")
 	}
-	switch kind, err := backend.KindOf(c.EventStoreURL); {
-	case c.EventStoreURL == "":
-		// DATABASE_URL is missing too, and said so.
-	case err != nil && c.EventStoreURL == c.DatabaseURL:
-		bad("EVENTSTORE_URL", "not set, and DATABASE_URL is not a postgres:// URL to use instead")
-	case err != nil:
+	if err := backend.CheckURL(c.EventStoreURL, c.DatabaseURL); err != nil {
 		bad("EVENTSTORE_URL", "%v", err)
-	case kind == backend.Postgres && c.EventStoreURL != c.DatabaseURL:
-		if _, err := pgxpool.ParseConfig(c.EventStoreURL); err != nil {
-			bad("EVENTSTORE_URL", "not a valid PostgreSQL connection string")
-		}
 	}
 	for name, d := range map[string]time.Duration{
 		"STORE_TIMEOUT": c.StoreTimeout, "REQUEST_TIMEOUT": c.RequestTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,

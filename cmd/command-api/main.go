@@ -112,6 +112,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 			"database":   pool.Ping,
 		},
 		RequestTimeout: cfg.RequestTimeout,
+		Guard:          cfg.Guard,
 		Logger:         log,
 	})
 

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orderflow/orderflow/internal/backend"
 	"github.com/orderflow/orderflow/internal/envconfig"
+	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/serve"
 )
 
@@ -18,10 +20,16 @@ import (
 type config struct {
 	HTTPAddr    string // HTTP_ADDR, default ":8081"
 	DatabaseURL string // DATABASE_URL, required: the read models
-	// EventStoreURL (EVENTSTORE_URL, default DATABASE_URL) is checked like the other services' so that
-	// all three can share one environment, but not used: the query API reads only the read models,
-	// and the projector records the log's head for GET /projections.
+	// EventStoreURL (EVENTSTORE_URL, default DATABASE_URL) is the event store the audit trail reads
+	// (order history, timeline, as-of reads): PostgreSQL, or EventStoreDB with esdb:// or kurrentdb://.
 	EventStoreURL string
+	StoreTimeout  time.Duration // STORE_TIMEOUT, default 5s: each event-store read
+	// BreakerFailures (BREAKER_FAILURES, default 5) outages in a row open the event store's circuit
+	// breaker for BreakerOpenFor (BREAKER_OPEN_FOR, default 10s).
+	BreakerFailures uint32
+	BreakerOpenFor  time.Duration
+	// EventStoreMaxConns (EVENTSTORE_MAX_CONNS, default 8) caps the PostgreSQL event store's pool.
+	EventStoreMaxConns int32
 	// MaxWait (MAX_WAIT, default 5s) is the default and the ceiling of a read-your-writes wait.
 	MaxWait time.Duration
 	// RequestTimeout (REQUEST_TIMEOUT, default MAX_WAIT + 5s) bounds a whole request, waiting
@@ -36,6 +44,11 @@ type config struct {
 	// DatabaseMaxConns (DATABASE_MAX_CONNS, default 32) caps the pool; the LISTEN connection is extra.
 	DatabaseMaxConns int32
 	LogLevel         slog.Level // LOG_LEVEL, default info
+	// Guard is authentication (AUTH, on by default: AUTH_HMAC_SECRET or AUTH_PUBLIC_KEY_FILE, and
+	// AUTH_ISSUER, AUTH_AUDIENCE), the bound on requests in flight (MAX_IN_FLIGHT, default 512) and
+	// each client's rate limit (RATE_LIMIT per second, default 100, or off; RATE_BURST, default twice
+	// that): see httpapi.GuardSettings.
+	Guard httpapi.Guard
 	// PprofAddr (PPROF_ADDR, default off) serves net/http/pprof on this loopback address.
 	PprofAddr string
 }
@@ -55,10 +68,19 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DatabaseMaxConns: int32(p.Int("DATABASE_MAX_CONNS", 32, 10_000)),
 		LogLevel:         p.Level("LOG_LEVEL", slog.LevelInfo),
 		PprofAddr:        p.String("PPROF_ADDR", ""),
+
+		StoreTimeout:       p.Duration("STORE_TIMEOUT", 5*time.Second),
+		BreakerFailures:    uint32(p.Int("BREAKER_FAILURES", 5, 1<<20)),
+		BreakerOpenFor:     p.Duration("BREAKER_OPEN_FOR", 10*time.Second),
+		EventStoreMaxConns: int32(p.Int("EVENTSTORE_MAX_CONNS", 8, 10_000)),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
 	cfg.RequestTimeout = p.Duration("REQUEST_TIMEOUT", cfg.MaxWait+5*time.Second)
-	return cfg, errors.Join(p.Err(), cfg.Validate())
+	guard, guardErr := httpapi.ReadGuardSettings(p)
+	if guardErr == nil {
+		cfg.Guard, guardErr = guard.Guard(os.ReadFile)
+	}
+	return cfg, errors.Join(p.Err(), guardErr, cfg.Validate())
 }
 
 // Validate checks what parsing cannot: required settings, the shape of addresses and URLs, and
@@ -77,14 +99,13 @@ func (c config) Validate() error {
 	} else if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
 		bad("DATABASE_URL", "not a valid PostgreSQL connection string")
 	}
-	if c.EventStoreURL != "" && c.EventStoreURL != c.DatabaseURL {
-		if _, err := backend.KindOf(c.EventStoreURL); err != nil {
-			bad("EVENTSTORE_URL", "%v", err)
-		}
+	if err := backend.CheckURL(c.EventStoreURL, c.DatabaseURL); err != nil {
+		bad("EVENTSTORE_URL", "%v", err)
 	}
 	for name, d := range map[string]time.Duration{
 		"MAX_WAIT": c.MaxWait, "REQUEST_TIMEOUT": c.RequestTimeout, "DATABASE_TIMEOUT": c.DatabaseTimeout,
-		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "CACHE_TTL": c.CacheTTL,
+		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "CACHE_TTL": c.CacheTTL, "STORE_TIMEOUT": c.StoreTimeout,
+		"BREAKER_OPEN_FOR": c.BreakerOpenFor,
 	} {
 		if d <= 0 {
 			bad(name, "must be positive")

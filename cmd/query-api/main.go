@@ -1,9 +1,13 @@
 // Command query-api serves the order platform's query API (internal/queryapi) over HTTP: read models
-// that the projector keeps in PostgreSQL, with read-your-writes on request.
+// that the projector keeps in PostgreSQL, with read-your-writes on request, and the audit trail
+// (order history, timeline page, as-of reads) straight from the event store.
 //
-// It is configured through the environment (see config.go): DATABASE_URL is required; MAX_WAIT sets
-// the default and ceiling of read-your-writes waits. At start-up it applies the read-model
-// migrations; it holds one extra connection that LISTENs for the projector's progress. On SIGTERM or
+// It is configured through the environment (see config.go): DATABASE_URL is required; EVENTSTORE_URL
+// selects the event store as the command API's does (PostgreSQL by default, EventStoreDB with esdb://
+// or kurrentdb://), read through a circuit breaker; MAX_WAIT sets the default and ceiling of
+// read-your-writes waits. At start-up it applies the read-model migrations, and the event-store ones
+// when the store is PostgreSQL; it holds one extra connection that LISTENs for the projector's
+// progress. On SIGTERM or
 // SIGINT it stops accepting connections and gives in-flight requests SHUTDOWN_TIMEOUT to finish. It
 // logs JSON to stdout and prints nothing else there.
 //
@@ -25,9 +29,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/orderflow/orderflow/internal/backend"
 	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/queryapi"
 	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
+	"github.com/orderflow/orderflow/internal/resilience"
 	"github.com/orderflow/orderflow/internal/serve"
 	"github.com/orderflow/orderflow/migrations"
 )
@@ -56,6 +62,10 @@ func main() {
 
 // run builds the service, serves until ctx ends, and shuts down.
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	kind, err := backend.KindOf(cfg.EventStoreURL)
+	if err != nil {
+		return err
+	}
 	if cfg.PprofAddr != "" {
 		stopPprof, err := serve.Pprof(cfg.PprofAddr, log)
 		if err != nil {
@@ -68,6 +78,22 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err := migrations.Up(startCtx, cfg.DatabaseURL, migrations.ReadModel()); err != nil {
 		return err
 	}
+	// The event store's schema too, so that the query API may start before the command API.
+	if kind == backend.Postgres {
+		if err := migrations.Up(startCtx, cfg.EventStoreURL, migrations.EventStore()); err != nil {
+			return err
+		}
+	}
+	events, closeEvents, err := backend.Open(startCtx, cfg.EventStoreURL, backend.Options{
+		Logger: log, Timeout: cfg.StoreTimeout, MaxConns: cfg.EventStoreMaxConns,
+	})
+	if err != nil {
+		return fmt.Errorf("open event store: %w", err)
+	}
+	defer closeEvents()
+	breaker := resilience.NewBreaker(events, resilience.Settings{
+		Failures: cfg.BreakerFailures, OpenFor: cfg.BreakerOpenFor, Logger: log,
+	})
 
 	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
@@ -86,16 +112,20 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 
 	api := queryapi.New(queryapi.Config{
-		ReadModels: store,
-		Progress:   broker,
+		ReadModels:   store,
+		Progress:     broker,
+		Events:       breaker,
+		StoreTimeout: cfg.StoreTimeout,
 		Ready: map[string]httpapi.Check{
-			"database": pool.Ping,
-			"listener": broker.Ready,
+			"database":   pool.Ping,
+			"listener":   broker.Ready,
+			"eventstore": func(ctx context.Context) error { _, err := breaker.Head(ctx); return err },
 		},
 		MaxWait:        cfg.MaxWait,
 		RequestTimeout: cfg.RequestTimeout,
 		CacheTTL:       cfg.CacheTTL,
 		CacheSize:      cfg.CacheSize,
+		Guard:          cfg.Guard,
 		Logger:         log,
 	})
 
@@ -120,5 +150,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	defer wg.Wait()
 	defer stopBroker()
 
-	return serve.Serve(ctx, srv, ln, serve.Options{Logger: log, ShutdownTimeout: cfg.ShutdownTimeout})
+	return serve.Serve(ctx, srv, ln, serve.Options{
+		Logger: log, LogAttrs: []any{"eventstore", kind.String()}, ShutdownTimeout: cfg.ShutdownTimeout,
+	})
 }

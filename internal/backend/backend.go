@@ -64,6 +64,27 @@ func KindOf(url string) (Kind, error) {
 	}
 }
 
+// CheckURL checks an event-store setting without connecting, for a service's configuration check:
+// a scheme KindOf knows and, for PostgreSQL, a connection string pgx parses. fallback is the setting
+// url defaults to (DATABASE_URL), which makes for a clearer error when url is that default. An empty
+// url passes: the setting it falls back to is missing too, and reported as such. Errors never quote
+// the URL, which may hold a password.
+func CheckURL(url, fallback string) error {
+	switch kind, err := KindOf(url); {
+	case url == "":
+		return nil
+	case err != nil && url == fallback:
+		return errors.New("not set, and DATABASE_URL is not a postgres:// URL to use instead")
+	case err != nil:
+		return err
+	case kind == Postgres && url != fallback:
+		if _, err := pgxpool.ParseConfig(url); err != nil {
+			return errors.New("not a valid PostgreSQL connection string")
+		}
+	}
+	return nil
+}
+
 // Options tune Open. The zero value is usable.
 type Options struct {
 	// Logger receives the EventStoreDB client's own log lines and failed append notifications; nil

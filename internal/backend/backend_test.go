@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,6 +37,28 @@ func TestKindOf(t *testing.T) {
 	for _, bad := range []string{"", "localhost:5432", "mysql://u@localhost/db", "host=localhost dbname=x"} {
 		if _, err := KindOf(bad); !errors.Is(err, ErrUnknownScheme) {
 			t.Errorf("KindOf(%q) error = %v, want ErrUnknownScheme", bad, err)
+		}
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	const db = "postgres://u:secret@localhost/db"
+	for _, tt := range []struct {
+		url, fallback string
+		ok            bool
+		inError       string
+	}{
+		{"", "", true, ""},
+		{db, db, true, ""},
+		{"esdb://localhost:2113?tls=false", db, true, ""},
+		{"postgres://u:secret@other/events", db, true, ""},
+		{"mysql://u:secret@x/db", "mysql://u:secret@x/db", false, "DATABASE_URL is not a postgres:// URL"},
+		{"mysql://u:secret@x/db", db, false, "unknown event store scheme"},
+		{"postgres://u:secret@host:notaport/x", db, false, "not a valid PostgreSQL connection string"},
+	} {
+		err := CheckURL(tt.url, tt.fallback)
+		if (err == nil) != tt.ok || (err != nil && (!strings.Contains(err.Error(), tt.inError) || strings.Contains(err.Error(), "secret"))) {
+			t.Errorf("CheckURL(%q, %q) = %v", tt.url, tt.fallback, err)
 		}
 	}
 }

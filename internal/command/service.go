@@ -97,6 +97,9 @@ type Request struct {
 	IdempotencyKey string
 	// Metadata is recorded with every event; the service fills in Command.
 	Metadata eventstore.Metadata
+	// Authorize, when set, is asked on every attempt whether the caller may act on the order as loaded
+	// (which may not exist yet), before anything else: an error ends the command with nothing written.
+	Authorize func(*domain.Order) error
 }
 
 // Result is the outcome of a command that was applied.
@@ -211,6 +214,11 @@ type execution struct {
 func (x *execution) attempt(ctx context.Context) (Result, error) {
 	if err := x.catchUp(ctx); err != nil {
 		return Result{}, err
+	}
+	if x.req.Authorize != nil {
+		if err := x.req.Authorize(x.order); err != nil {
+			return Result{}, err
+		}
 	}
 	_, creates := x.req.Command.(domain.CreateOrder)
 	if x.req.IdempotencyKey != "" {

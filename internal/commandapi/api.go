@@ -16,6 +16,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/command"
 	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/idempotency"
@@ -46,7 +47,9 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// RequestTimeout is every request's deadline (default 10 s).
 	RequestTimeout time.Duration
-	Logger         *slog.Logger
+	// Guard bounds requests in flight, authenticates and rate-limits (zero: none of these).
+	Guard  httpapi.Guard
+	Logger *slog.Logger
 }
 
 // New returns the API's handler, with its routes and middleware.
@@ -64,12 +67,16 @@ func New(cfg Config) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpapi.NewErrorHandler(cfg.Logger)
+	// Behind the load balancer the client's address is in X-Forwarded-For, trusted only when it comes
+	// from a loopback or private address: a client cannot pick its own rate-limit bucket.
+	e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	e.Use(
 		httpapi.AccessLog(cfg.Logger),
 		httpapi.RequestMeta(),
 		httpapi.Timeout(cfg.RequestTimeout),
 		httpapi.BodyLimit(MaxBodyBytes),
 	)
+	e.Use(cfg.Guard.Middleware()...)
 
 	h := &handlers{commands: cfg.Commands}
 	var once echo.MiddlewareFunc = func(next echo.HandlerFunc) echo.HandlerFunc { return next }
@@ -84,8 +91,10 @@ func New(cfg Config) *echo.Echo {
 	e.PUT("/orders/:id/shipping-address", h.setShippingAddress, json, once)
 	e.POST("/orders/:id/place", h.placeOrder, once)
 	e.POST("/orders/:id/payments", h.payOrder, json, once)
-	e.POST("/orders/:id/shipments", h.shipOrder, json, once)
-	e.POST("/orders/:id/deliver", h.deliverOrder, once)
+	// Shipping is the shop's business, not the customer's.
+	staff := auth.RequireRole(auth.Staff)
+	e.POST("/orders/:id/shipments", h.shipOrder, staff, json, once)
+	e.POST("/orders/:id/deliver", h.deliverOrder, staff, once)
 	e.POST("/orders/:id/cancel", h.cancelOrder, json, once)
 
 	e.GET("/healthz", httpapi.Healthz)

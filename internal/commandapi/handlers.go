@@ -10,6 +10,7 @@ import (
 
 	"github.com/orderflow/orderflow/domain"
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/command"
 	"github.com/orderflow/orderflow/internal/httpapi"
 )
@@ -81,6 +82,11 @@ func (h *handlers) createOrder(c echo.Context) error {
 		f.Add("currency", err)
 	}
 	if err := f.Err(); err != nil {
+		return err
+	}
+	// A customer creates orders for itself only; the ownership of existing orders is checked on the
+	// order as loaded (see execute).
+	if err := auth.FromContext(c.Request().Context()).CheckOwner(string(customer)); err != nil {
 		return err
 	}
 	return h.execute(c, id, domain.CreateOrder{OrderID: id, CustomerID: customer, Currency: currency})
@@ -267,6 +273,11 @@ func (h *handlers) execute(c echo.Context, id uuid.UUID, cmd domain.Command) err
 	if err != nil {
 		return err
 	}
+	principal := auth.FromContext(req.Context())
+	actor := httpapi.Actor(c)
+	if principal != nil {
+		actor = principal.Subject // the token, not a header the client chose
+	}
 	key := req.Header.Get(HeaderIdempotencyKey)
 	// The causation ID names the request that caused the events: its idempotency key when it has one,
 	// so that all attempts of one client request share it.
@@ -279,11 +290,18 @@ func (h *handlers) execute(c echo.Context, id uuid.UUID, cmd domain.Command) err
 		OrderID:        id,
 		Command:        cmd,
 		IfMatch:        ifMatch,
-		IdempotencyKey: key,
+		IdempotencyKey: scopedKey(principal, key),
+		// Checked on the order as loaded, before deciding: refused, the command writes nothing.
+		Authorize: func(o *domain.Order) error {
+			if !o.Exists() {
+				return nil // nothing to own yet: a create was checked above, anything else is a 404
+			}
+			return principal.CheckOwner(string(o.CustomerID()))
+		},
 		Metadata: eventstore.Metadata{
 			CorrelationID: httpapi.CorrelationID(c),
 			CausationID:   causation,
-			Actor:         httpapi.Actor(c),
+			Actor:         actor,
 			TraceParent:   traceParent,
 			TraceState:    traceState,
 		},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/command"
 	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/idempotency"
@@ -49,7 +50,7 @@ func idempotent(store keyStore) echo.MiddlewareFunc {
 			hash := idempotency.RequestHash(req.Method, req.URL.EscapedPath(), req.Header.Get("If-Match"), body)
 
 			var first http.Header // every header of a response produced now, not only the replayed ones
-			resp, replayed, err := store.Do(req.Context(), key, hash, func(context.Context) (idempotency.Response, bool) {
+			resp, replayed, err := store.Do(req.Context(), scopedKey(auth.FromContext(req.Context()), key), hash, func(context.Context) (idempotency.Response, bool) {
 				rec, herr := capture(c, next)
 				first = rec.header
 				return rec.response(), recordable(rec.status, herr)
@@ -131,4 +132,15 @@ func (r *recorder) response() idempotency.Response {
 		}
 	}
 	return idempotency.Response{Status: r.status, Header: h, Body: bytes.Clone(r.body.Bytes())}
+}
+
+// scopedKey is the key under which a client's idempotency key is recorded and its events derived:
+// scoped to the token's subject, so that two clients who pick the same key neither see each other's
+// responses nor collide on derived order and event IDs. Without authentication keys are global, as
+// they were before it existed (so that repeats of requests made then still match).
+func scopedKey(p *auth.Principal, key string) string {
+	if p == nil || key == "" {
+		return key
+	}
+	return idempotency.Scoped(p.Subject, key)
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/orderflow/orderflow/domain"
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/command"
 	"github.com/orderflow/orderflow/internal/idempotency"
 	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
@@ -64,8 +65,17 @@ type kind struct {
 // errors that carry data are handled in classify, before the table.
 func problemKinds() []kind {
 	return []kind{
+		// 401 and 403: who the caller is, and whether it may (internal/auth).
+		{auth.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "A valid bearer token is required"},
+		{auth.ErrForbidden, http.StatusForbidden, "forbidden", "Not allowed for this token"},
+
+		// 429: the client's rate limit.
+		{ErrRateLimited, http.StatusTooManyRequests, "rate-limited", "Too many requests"},
+
 		// 404: the order does not exist.
 		{domain.ErrOrderNotFound, http.StatusNotFound, "order-not-found", "Order not found"},
+		// Order streams are the only streams: the audit trail reads them directly.
+		{eventstore.ErrStreamNotFound, http.StatusNotFound, "order-not-found", "Order not found"},
 
 		// 409: the command breaks a rule in the order's current state. The slug is the rule's name.
 		{domain.ErrOrderExists, http.StatusConflict, "order-exists", "The order already exists"},
@@ -113,6 +123,7 @@ func problemKinds() []kind {
 		{readmodel.ErrUnavailable, http.StatusServiceUnavailable, "service-unavailable", "The read-model database is unavailable"},
 
 		// 503: try again later. Their details are ours, not the client's: the detail is generic.
+		{ErrOverloaded, http.StatusServiceUnavailable, "overloaded", "The service is overloaded"},
 		{eventstore.ErrUnavailable, http.StatusServiceUnavailable, "service-unavailable", "The event store is unavailable"},
 		{idempotency.ErrUnavailable, http.StatusServiceUnavailable, "service-unavailable", "The database is unavailable"},
 		{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout", "The request took too long"},
@@ -166,8 +177,12 @@ func classify(err error, table []kind) (Problem, time.Duration) {
 				v := cv.CurrentVersion()
 				p.CurrentVersion = &v
 			}
-		case http.StatusServiceUnavailable:
-			p.Detail = "Retry later."
+		case http.StatusUnauthorized, http.StatusForbidden:
+			// Why the token was refused, in auth's own words: it holds nothing secret.
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+			if k.status == http.StatusServiceUnavailable {
+				p.Detail = "Retry later."
+			}
 			retry = time.Second
 			var ra retryAfterer
 			if errors.As(err, &ra) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/orderflow/orderflow/domain"
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/command"
 	"github.com/orderflow/orderflow/internal/idempotency"
 	"github.com/orderflow/orderflow/internal/resilience"
@@ -61,6 +62,10 @@ func TestErrorMapping(t *testing.T) {
 		rule   bool
 	}{
 		{wrap(domain.ErrOrderNotFound), 404, "order-not-found", false},
+		{wrap(auth.ErrUnauthenticated), 401, "unauthenticated", false},
+		{wrap(auth.ErrForbidden), 403, "forbidden", false},
+		{&LimitError{Err: ErrRateLimited, Wait: time.Second}, 429, "rate-limited", false},
+		{&LimitError{Err: ErrOverloaded, Wait: time.Second}, 503, "overloaded", false},
 		{wrap(domain.ErrOrderExists), 409, "order-exists", true},
 		{wrap(domain.ErrNotDraft), 409, "not-draft", true},
 		{wrap(domain.ErrTooManyLines), 409, "too-many-lines", true},

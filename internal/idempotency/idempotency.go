@@ -3,8 +3,7 @@
 // response or a restart of the service, and even while the first request is still running.
 //
 // The records live in the table idempotency_keys of the command-side migration set
-// (migrations.Commands). Keys are global, not per client: there is no authentication yet to scope them
-// by.
+// (migrations.Commands). With authentication, keys are scoped per client (see [Scoped]).
 package idempotency
 
 import (
@@ -16,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,6 +48,16 @@ func CheckKey(key string) error {
 		}
 	}
 	return nil
+}
+
+// MaxScopedKeyLength is the longest key Store.Do accepts: a client's key with its scope (see Scoped).
+const MaxScopedKeyLength = 400
+
+// Scoped returns key within scope (a token's subject, at most 128 characters) as
+// "<len(scope)>:<scope>:<key>": the length makes it unambiguous, so no two (scope, key) pairs give the
+// same string. The format is durable: the command side derives order and event IDs from it.
+func Scoped(scope, key string) string {
+	return strconv.Itoa(len(scope)) + ":" + scope + ":" + key
 }
 
 // RequestHash identifies a request for the purpose of "same key, same request": its method, its path
@@ -131,8 +141,8 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 // older than their snapshot: a transaction that held an ID while its command ran would stall every
 // projection for that long. (A SELECT ... FOR UPDATE on a placeholder row would take an ID up front.)
 func (s *Store) Do(ctx context.Context, key string, requestHash []byte, run func(ctx context.Context) (resp Response, keep bool)) (resp Response, replayed bool, err error) {
-	if err := CheckKey(key); err != nil {
-		return Response{}, false, err
+	if len(key) < 1 || len(key) > MaxScopedKeyLength {
+		return Response{}, false, fmt.Errorf("%w: got %d characters with its scope", ErrInvalidKey, len(key))
 	}
 	tx, err := s.begin(ctx)
 	if err != nil {

@@ -85,7 +85,7 @@ type Process struct {
 	err    error
 }
 
-// Start runs bin with exactly env (plus PATH; HTTP_ADDR defaults to
+// Start runs bin with exactly env (plus PATH and Launch's defaults; HTTP_ADDR defaults to
 // 127.0.0.1:0), waits until it logs that it is listening, and stops it at
 // cleanup if the test has not.
 func Start(tb testing.TB, bin string, env map[string]string) *Process {
@@ -106,9 +106,10 @@ func Start(tb testing.TB, bin string, env map[string]string) *Process {
 	return p
 }
 
-// Launch runs bin with args and exactly env (plus PATH) and returns at once,
-// without waiting for it to listen: for runs that are expected to exit, such
-// as a bad configuration or a one-off command. It kills the process at
+// Launch runs bin with args and exactly env (plus PATH, and AUTH=off and
+// RATE_LIMIT=off unless env sets them) and returns at once, without waiting
+// for it to listen: for runs that are expected to exit, such as a bad
+// configuration or a one-off command. It kills the process at
 // cleanup if it is still running.
 func Launch(tb testing.TB, bin string, env map[string]string, args ...string) *Process {
 	tb.Helper()
@@ -116,6 +117,13 @@ func Launch(tb testing.TB, bin string, env map[string]string, args ...string) *P
 		addr: make(chan string, 1), done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	// The platform's protections (authentication, rate limits) have tests of their own; every other
+	// test runs without them unless it sets them.
+	for k, v := range map[string]string{"AUTH": "off", "RATE_LIMIT": "off"} {
+		if _, set := env[k]; !set {
+			p.cmd.Env = append(p.cmd.Env, k+"="+v)
+		}
+	}
 	if raceEnabled {
 		// A race-enabled binary sleeps 1 s at exit waiting for late reports;
 		// a race found still exits 66, which fails Stop.

@@ -11,6 +11,12 @@
 //     reads has got there, for up to X-Max-Wait-Ms (default and ceiling: Config.MaxWait). If the bound
 //     passes first the answer is a 503 with Retry-After. Without the header it answers at once.
 //
+// The audit trail reads the event store itself, the source of truth: an order's history
+// (GET /orders/{id}/history), its timeline as an HTML page for people (GET /orders/{id}/timeline) and
+// the order as it was at a version or a time (GET /orders/{id}?as_of_version= or ?as_of=), rebuilt by
+// the domain's own code. GET /audit lists who did what across all orders, from the audit_log read
+// model.
+//
 // Single-order reads, the hot path, go through a small in-process cache (see orderCache). Any number
 // of replicas can serve the API; each holds one LISTEN connection.
 package queryapi
@@ -25,6 +31,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
 )
@@ -49,6 +56,8 @@ type reader interface {
 	CustomerSummary(ctx context.Context, customerID string) (*readmodel.CustomerSummary, eventstore.Position, error)
 	// DailySales fails for a range of more than readmodel.MaxSalesDays days.
 	DailySales(ctx context.Context, f readmodel.SalesFilter) ([]readmodel.DailySales, eventstore.Position, error)
+	// AuditLog returns a page of the audit log; it fails for a limit outside 1..readmodel.MaxAuditPerPage.
+	AuditLog(ctx context.Context, f readmodel.AuditFilter) (readmodel.AuditPage, eventstore.Position, error)
 	Projections(ctx context.Context) ([]readmodel.Projection, error)
 }
 
@@ -68,6 +77,10 @@ type progress interface {
 type Config struct {
 	ReadModels reader
 	Progress   progress
+	// Events reads order streams for the audit trail: the event store behind a circuit breaker.
+	Events streamReader
+	// StoreTimeout bounds each event-store read (default 5 s).
+	StoreTimeout time.Duration
 	// Ready are the checks of GET /readyz, by name.
 	Ready map[string]httpapi.Check
 	// ReadyTimeout bounds the readiness checks (default 2 s).
@@ -82,7 +95,9 @@ type Config struct {
 	CacheTTL time.Duration
 	// CacheSize caps the cached orders (default 10,000).
 	CacheSize int
-	Logger    *slog.Logger
+	// Guard bounds requests in flight, authenticates and rate-limits (zero: none of these).
+	Guard  httpapi.Guard
+	Logger *slog.Logger
 }
 
 // New returns the API's handler, with its routes and middleware.
@@ -99,6 +114,9 @@ func New(cfg Config) *echo.Echo {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = cfg.MaxWait + 5*time.Second
 	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = 5 * time.Second
+	}
 	if cfg.CacheTTL <= 0 {
 		cfg.CacheTTL = time.Second
 	}
@@ -109,23 +127,33 @@ func New(cfg Config) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpapi.NewErrorHandler(cfg.Logger)
+	// X-Forwarded-For is trusted only from loopback and private addresses (the load balancer).
+	e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	e.Use(
 		httpapi.AccessLog(cfg.Logger),
 		httpapi.RequestMeta(),
 		httpapi.Timeout(cfg.RequestTimeout),
 	)
+	e.Use(cfg.Guard.Middleware()...)
 
 	h := &handlers{
-		read:     cfg.ReadModels,
-		progress: cfg.Progress,
-		orders:   newOrderCache(cfg.ReadModels, cfg.CacheTTL, cfg.CacheSize, cfg.RequestTimeout, time.Now),
-		maxWait:  cfg.MaxWait,
+		read:         cfg.ReadModels,
+		progress:     cfg.Progress,
+		orders:       newOrderCache(cfg.ReadModels, cfg.CacheTTL, cfg.CacheSize, cfg.RequestTimeout, time.Now),
+		maxWait:      cfg.MaxWait,
+		events:       cfg.Events,
+		storeTimeout: cfg.StoreTimeout,
 	}
 	e.GET("/orders/:id", h.getOrder)
+	e.GET("/orders/:id/history", h.orderHistory)
+	e.GET("/orders/:id/timeline", h.orderTimeline)
 	e.GET("/orders", h.listOrders)
 	e.GET("/customers/:id/summary", h.customerSummary)
-	e.GET("/sales/daily", h.dailySales)
-	e.GET("/projections", h.projections)
+	// Orders (their history and timeline too) and summaries check ownership in their handlers; the
+	// rest is not a customer's to see. The audit log names every actor: admins only.
+	e.GET("/sales/daily", h.dailySales, auth.RequireRole(auth.Staff))
+	e.GET("/projections", h.projections, auth.RequireRole(auth.Admin))
+	e.GET("/audit", h.auditLog, auth.RequireRole(auth.Admin))
 
 	e.GET("/healthz", httpapi.Healthz)
 	e.GET("/readyz", httpapi.Readyz(cfg.Ready, cfg.ReadyTimeout, cfg.Logger))

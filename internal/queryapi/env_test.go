@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
+	"github.com/orderflow/orderflow/eventstore/postgres"
 	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/pgtest"
 	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
@@ -32,6 +33,7 @@ type env struct {
 	api     *echo.Echo
 	broker  *readmodel.Broker
 	queries *atomic.Int64 // statements the Store has sent
+	events  *postgres.Store
 }
 
 func newEnv(t *testing.T) *env {
@@ -40,6 +42,9 @@ func newEnv(t *testing.T) *env {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	if err := migrations.Up(ctx, url, migrations.ReadModel()); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrations.Up(ctx, url, migrations.EventStore()); err != nil {
 		t.Fatal(err)
 	}
 	pool, err := pgxpool.New(ctx, url)
@@ -65,10 +70,15 @@ func newEnv(t *testing.T) *env {
 		time.Sleep(5 * time.Millisecond)
 	}
 
-	e := &env{t: t, pool: pool, broker: broker, queries: counter.n}
+	events, err := postgres.Open(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, pool: pool, broker: broker, queries: counter.n, events: events}
 	e.api = New(Config{
 		ReadModels: store,
 		Progress:   broker,
+		Events:     events,
 		Ready:      map[string]httpapi.Check{"database": pool.Ping, "listener": broker.Ready},
 		MaxWait:    testMaxWait,
 		CacheTTL:   time.Minute, // expiry has its own unit test; here entries must outlive the test

@@ -2,6 +2,7 @@ package queryapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/orderflow/orderflow/domain"
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
 )
@@ -22,6 +24,9 @@ type handlers struct {
 	progress progress
 	orders   *orderCache
 	maxWait  time.Duration
+	// events and storeTimeout serve the audit trail (history.go).
+	events       streamReader
+	storeTimeout time.Duration
 }
 
 // Response bodies that are more than a view.
@@ -41,9 +46,14 @@ type (
 func (h *handlers) getOrder(c echo.Context) error {
 	var f httpapi.Fields
 	id := orderIDParam(c, &f)
-	cons := h.readConsistency(c, queryParams(c, &f), &f)
+	q := queryParams(c, &f, "as_of_version", "as_of")
+	point, historical := asOfParams(q, &f)
+	cons := h.readConsistency(c, q, &f)
 	if err := f.Err(); err != nil {
 		return err
+	}
+	if historical {
+		return h.orderAsOf(c, id, point)
 	}
 	if err := h.await(c, cons, readmodel.ProjectionOrders); err != nil {
 		return err
@@ -53,6 +63,9 @@ func (h *handlers) getOrder(c echo.Context) error {
 		if errors.Is(err, domain.ErrOrderNotFound) {
 			setPosition(c, pos)
 		}
+		return err
+	}
+	if err := auth.FromContext(c.Request().Context()).CheckOwner(order.CustomerID); err != nil {
 		return err
 	}
 	setPosition(c, pos)
@@ -94,15 +107,22 @@ func (h *handlers) listOrders(c echo.Context) error {
 		filter.Limit = n
 	}
 	if v, ok := q["cursor"]; ok {
-		key, err := decodeCursor(v)
+		at, id, err := decodeCursor(v)
 		if err != nil {
 			f.Add("cursor", err)
 		}
-		filter.After = &key
+		filter.After = &readmodel.OrderKey{CreatedAt: at, OrderID: id}
 	}
 	cons := h.readConsistency(c, q, &f)
 	if err := f.Err(); err != nil {
 		return err
+	}
+	// A customer lists its own orders: without customer_id, or with its own.
+	if own := auth.FromContext(c.Request().Context()).OwnCustomer(); own != "" {
+		if filter.CustomerID != "" && filter.CustomerID != own {
+			return fmt.Errorf("%w: customer_id names another customer", auth.ErrForbidden)
+		}
+		filter.CustomerID = own
 	}
 	if err := h.await(c, cons, readmodel.ProjectionOrders); err != nil {
 		return err
@@ -115,7 +135,8 @@ func (h *handlers) listOrders(c echo.Context) error {
 	setPosition(c, pos)
 	body := orderList{Orders: page.Orders}
 	if page.More {
-		next := encodeCursor(page.Orders[len(page.Orders)-1].Key())
+		last := page.Orders[len(page.Orders)-1]
+		next := encodeCursor(last.CreatedAt, last.OrderID)
 		body.NextCursor = &next
 	}
 	return c.JSON(http.StatusOK, body)
@@ -133,6 +154,9 @@ func (h *handlers) customerSummary(c echo.Context) error {
 	}
 	cons := h.readConsistency(c, queryParams(c, &f), &f)
 	if err := f.Err(); err != nil {
+		return err
+	}
+	if err := auth.FromContext(c.Request().Context()).CheckOwner(string(id)); err != nil {
 		return err
 	}
 	if err := h.await(c, cons, readmodel.ProjectionCustomerSummary); err != nil {

@@ -15,6 +15,7 @@ func TestProjectorContract(t *testing.T) {
 		readmodel.ProjectionOrders:          projections.NameOrders,
 		readmodel.ProjectionCustomerSummary: projections.NameCustomerSummary,
 		readmodel.ProjectionDailySales:      projections.NameDailySales,
+		readmodel.ProjectionAuditLog:        projections.NameAuditLog,
 		readmodel.Channel:                   projections.ProgressChannel,
 	} {
 		if ours != theirs {

@@ -15,12 +15,14 @@ const (
 	ProjectionOrders          = "orders" // rm_orders and rm_order_items
 	ProjectionCustomerSummary = "customer_summary"
 	ProjectionDailySales      = "daily_sales"
+	ProjectionAuditLog        = "audit_log" // rm_audit_log
 )
 
 // Bounds of the reads, enforced here as well as by the API so that no caller reads past them.
 const (
 	MaxOrdersPerPage = 500
 	MaxSalesDays     = 366
+	MaxAuditPerPage  = 500
 )
 
 // The views are shaped as the query API serves them, field for field: a second set of structs that
