@@ -125,6 +125,10 @@ tps = 13534.204128 (without initial connection time)
 	if want := (PgbenchResult{TPS: 13534.204128, LatencyMS: 0.591, Failed: 3}); got != want {
 		t.Errorf("ParsePgbench = %+v, want %+v", got, want)
 	}
+	none := []byte("duration: 2 s\nnumber of transactions actually processed: 0\nnumber of failed transactions: 0 (NaN%)\n")
+	if got, err := ParsePgbench(none); err != nil || got != (PgbenchResult{}) {
+		t.Errorf("a run that processed nothing: %+v, %v; want zero figures", got, err)
+	}
 	if _, err := ParsePgbench([]byte("pgbench: error: connection refused\n")); err == nil {
 		t.Error("output without a tps line: no error")
 	}

@@ -30,6 +30,7 @@ const maxKnownOrders = 100_000
 type Client struct {
 	http            *http.Client
 	commands, query string
+	token           string // bearer token sent with every request
 	workers         []workerState
 
 	mu     sync.Mutex
@@ -41,11 +42,11 @@ type workerState struct {
 	items int
 }
 
-// NewClient returns a client of the two APIs for up to workers concurrent workers.
-func NewClient(commandsURL, queryURL string, workers int) *Client {
+// NewClient returns a client of the two APIs, sending token, for up to workers concurrent workers.
+func NewClient(commandsURL, queryURL, token string, workers int) *Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns, t.MaxIdleConnsPerHost = 2*workers, 2*workers // keep connections: no TCP set-up per request
-	return &Client{http: &http.Client{Transport: t}, commands: commandsURL, query: queryURL, workers: make([]workerState, workers)}
+	return &Client{http: &http.Client{Transport: t}, commands: commandsURL, query: queryURL, token: token, workers: make([]workerState, workers)}
 }
 
 // written is the command API's answer to a command.
@@ -250,6 +251,7 @@ func (c *Client) do(ctx context.Context, method, url string, body any, header ma
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}

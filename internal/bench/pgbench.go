@@ -68,11 +68,17 @@ var (
 	tpsLine     = regexp.MustCompile(`(?m)^tps = ([0-9.]+) \(without initial connection time\)`)
 	latencyLine = regexp.MustCompile(`(?m)^latency average = ([0-9.]+) ms`)
 	failedLine  = regexp.MustCompile(`(?m)^number of failed transactions: ([0-9]+)`)
+	// processedNone matches the summary of a run that finished no transaction.
+	processedNone = regexp.MustCompile(`(?m)^number of transactions actually processed: 0$`)
 )
 
 // ParsePgbench reads the summary pgbench prints at the end of a run (PostgreSQL 14 and later).
 func ParsePgbench(out []byte) (PgbenchResult, error) {
 	m := tpsLine.FindSubmatch(out)
+	if m == nil && processedNone.Match(out) {
+		// A run too short for its clients to connect (an overloaded machine) prints no rate.
+		return PgbenchResult{}, nil
+	}
 	if m == nil {
 		return PgbenchResult{}, fmt.Errorf("pgbench printed no tps line: %q", lastLines(out, 5))
 	}

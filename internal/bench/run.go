@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"maps"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/orderflow/orderflow/eventstore"
 	"github.com/orderflow/orderflow/eventstore/postgres"
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/migrations"
 )
 
@@ -61,6 +64,9 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Results, error) {
 	defer admin.Close(context.WithoutCancel(ctx))
 	if r.Environment, err = environment(ctx, admin); err != nil {
 		return nil, err
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		r.Notes = append(r.Notes, "load average at the start (1, 5, 15 min): "+strings.Join(strings.Fields(string(b))[:3], " "))
 	}
 	suffix := r.Started.Format("20060102_150405")
 	baseURL, err := createDatabase(ctx, admin, cfg.AdminURL, "bench_base_"+suffix)
@@ -151,7 +157,19 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 	if err := os.MkdirAll(cfg.LogDir, 0o755); err != nil {
 		return err
 	}
-	env := map[string]string{"DATABASE_URL": dbURL, "LOG_LEVEL": "warn"}
+	// Authentication stays on, as deployed, with a secret of this run; the per-client rate limit is
+	// off, since one client of the load stands for many users and the limit would cap the figure.
+	random := make([]byte, 32)
+	if _, err := rand.Read(random); err != nil {
+		return err
+	}
+	secret := hex.EncodeToString(random) // the services take the setting's bytes as the key
+	token, err := auth.SignHS256([]byte(secret), "bench", auth.Admin, "", "", time.Now(), 2*time.Hour)
+	if err != nil {
+		return err
+	}
+	env := map[string]string{"DATABASE_URL": dbURL, "LOG_LEVEL": "warn", "AUTH_HMAC_SECRET": secret, "RATE_LIMIT": "off"}
+	r.Notes = append(r.Notes, "services run with authentication on (HS256 bearer token, admin role) and RATE_LIMIT=off")
 	var services []*Service
 	pprofAddrs := map[string]string{}
 	defer func() {
@@ -182,7 +200,7 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 		say("%s running (pid %d, %s)", name, s.PID(), s.URL)
 	}
 	projector, commands, queries := services[0], services[1], services[2]
-	client := NewClient(commands.URL, queries.URL, max(slices.Max(cfg.Clients), slices.Max(cfg.QueryClients))+256)
+	client := NewClient(commands.URL, queries.URL, token, max(slices.Max(cfg.Clients), slices.Max(cfg.QueryClients))+256)
 
 	var best float64
 	for _, c := range cfg.Clients {
@@ -200,6 +218,9 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 		}
 		live := (after - before) / time.Since(t0).Seconds()
 		r.Projection.LiveEventsPerSec = max(r.Projection.LiveEventsPerSec, round(live, 1))
+		if res.Ops == 0 {
+			return fmt.Errorf("commands, %d clients: every request failed: %w", c, res.FirstErr)
+		}
 		m := NewMeasured(c, res, TPSAt(r.Baseline.Command, c))
 		m.RatioInsert = Ratio(res.Rate(), TPSAt(r.Baseline.Insert, c))
 		r.Commands = append(r.Commands, m)
