@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/esdbtest"
 	"github.com/orderflow/orderflow/internal/pgtest"
 	"github.com/orderflow/orderflow/internal/proctest"
 )
@@ -41,7 +42,8 @@ func startPlatform(t *testing.T) *platform {
 	return startPlatformWith(t, nil)
 }
 
-// startPlatformWith starts the platform with extra settings for the two APIs.
+// startPlatformWith starts the platform with extra settings for the two APIs; EVENTSTORE_URL goes to
+// the projector too.
 func startPlatformWith(t *testing.T, apiEnv map[string]string) *platform {
 	t.Helper()
 	db := pgtest.NewDatabase(t)
@@ -51,7 +53,11 @@ func startPlatformWith(t *testing.T, apiEnv map[string]string) *platform {
 		env[k] = v
 	}
 	p.command = proctest.Start(t, bins.command, env)
-	p.projector = proctest.Start(t, bins.projector, map[string]string{"DATABASE_URL": db, "POLL_INTERVAL": "200ms"})
+	projectorEnv := map[string]string{"DATABASE_URL": db, "POLL_INTERVAL": "200ms"}
+	if url, ok := apiEnv["EVENTSTORE_URL"]; ok {
+		projectorEnv["EVENTSTORE_URL"] = url
+	}
+	p.projector = proctest.Start(t, bins.projector, projectorEnv)
 	p.queries = proctest.Start(t, bins.query, env)
 	return p
 }
@@ -150,8 +156,19 @@ func positionHeader(t *testing.T, res response) eventstore.Position {
 // command API and reads every step back from the query API with
 // X-Min-Position: the query side waits until the projector has caught up
 // with the write, and never answers with older data.
+//
+// It runs on each event store: PostgreSQL (internal/pgtest: the local server, or a testcontainers
+// one) and EventStoreDB (internal/esdbtest: ESDB_URL, or a testcontainers KurrentDB; skipped without
+// either), with the read models in PostgreSQL.
 func TestCommandsThenReadYourWrites(t *testing.T) {
-	p := startPlatform(t)
+	t.Run("postgres", func(t *testing.T) { readYourWrites(t, startPlatform(t)) })
+	t.Run("eventstoredb", func(t *testing.T) {
+		url := esdbtest.URL(t)
+		readYourWrites(t, startPlatformWith(t, map[string]string{"EVENTSTORE_URL": url}))
+	})
+}
+
+func readYourWrites(t *testing.T, p *platform) {
 	id := uuid.NewString()
 	customer := "cust-" + uuid.NewString()[:8]
 

@@ -11,12 +11,11 @@ import (
 
 	kurrent "github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
-	"github.com/testcontainers/testcontainers-go"
-	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/orderflow/orderflow/eventstore"
 	"github.com/orderflow/orderflow/eventstore/esdb"
 	"github.com/orderflow/orderflow/eventstore/storetest"
+	"github.com/orderflow/orderflow/internal/esdbtest"
 )
 
 // The conformance suite runs against a real server: the one at ESDB_URL
@@ -35,15 +34,10 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// kurrentImage is a KurrentDB LTS release, pinned so that a new release
-// cannot change what the suite tests.
-const kurrentImage = "docker.kurrent.io/kurrent-lts/kurrentdb:25.0"
-
 var shared struct {
-	once      sync.Once
-	client    *kurrent.Client
-	container testcontainers.Container
-	err       error
+	once   sync.Once
+	client *kurrent.Client
+	err    error
 }
 
 func TestMain(m *testing.M) {
@@ -51,64 +45,19 @@ func TestMain(m *testing.M) {
 	if shared.client != nil {
 		_ = shared.client.Close()
 	}
-	if shared.container != nil {
-		_ = testcontainers.TerminateContainer(shared.container)
-	}
-	os.Exit(code)
+	os.Exit(code) // the container, if any, goes with the binary (testcontainers' reaper)
 }
 
-// server returns a client of the test server, skipping t when there is
-// none to be had.
+// server returns a client of the test server (internal/esdbtest), skipping t when there is none to
+// be had.
 func server(t *testing.T) *kurrent.Client {
 	t.Helper()
-	url := os.Getenv("ESDB_URL")
-	if url == "" {
-		t.Log("ESDB_URL is not set: trying to start KurrentDB with testcontainers, which needs a Docker engine")
-		testcontainers.SkipIfProviderIsNotHealthy(t)
-	}
-	shared.once.Do(func() {
-		if url == "" {
-			shared.container, url, shared.err = startKurrentDB()
-			if shared.err != nil {
-				return
-			}
-		}
-		shared.client, shared.err = connect(url)
-	})
+	url := esdbtest.URL(t)
+	shared.once.Do(func() { shared.client, shared.err = connect(url) })
 	if shared.err != nil {
 		t.Fatalf("test server: %v", shared.err)
 	}
 	return shared.client
-}
-
-func startKurrentDB() (testcontainers.Container, string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	ctr, err := testcontainers.Run(ctx, kurrentImage,
-		testcontainers.WithEnv(map[string]string{
-			"KURRENTDB_INSECURE":        "true",
-			"KURRENTDB_MEM_DB":          "true",
-			"KURRENTDB_RUN_PROJECTIONS": "None",
-			"KURRENTDB_MAX_APPEND_SIZE": "8388608", // the suite appends 1 MiB events
-		}),
-		testcontainers.WithExposedPorts("2113/tcp"),
-		testcontainers.WithWaitStrategy(wait.ForHTTP("/health/live").
-			WithPort("2113/tcp").
-			WithStatusCodeMatcher(func(status int) bool { return status == 200 || status == 204 }).
-			WithStartupTimeout(3*time.Minute)),
-	)
-	if err != nil {
-		if ctr != nil {
-			_ = testcontainers.TerminateContainer(ctr)
-		}
-		return nil, "", fmt.Errorf("start %s: %w", kurrentImage, err)
-	}
-	endpoint, err := ctr.PortEndpoint(ctx, "2113/tcp", "")
-	if err != nil {
-		_ = testcontainers.TerminateContainer(ctr)
-		return nil, "", err
-	}
-	return ctr, "esdb://" + endpoint + "?tls=false", nil
 }
 
 // connect returns a client once the server takes writes: a node is live

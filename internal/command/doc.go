@@ -6,13 +6,16 @@
 //  1. wait for the order's in-process lock, so that commands on one order in one process queue up
 //     instead of conflicting;
 //  2. read the order's stream ("order-" + its UUID) and rebuild the order;
-//  3. if the request carries an idempotency key and the stream already holds the events derived from
-//     it, answer from them: the command was applied before (see ids.go);
+//  3. if the stream already holds the command's own events (derived from its idempotency key, or
+//     appended by an earlier try whose acknowledgement was lost), answer from them (see ids.go);
 //  4. check If-Match, decide with [domain.Decide] and the injected clock, and append with the version
 //     that was read as the expected one;
 //  5. on a version conflict without If-Match, read what was added meanwhile and decide again, a few
 //     times with jittered exponential backoff, then give up with [ErrConflict]. With If-Match a
-//     conflict is a [PreconditionError].
+//     conflict is a [PreconditionError];
+//  6. on a transient store error (the database restarting, a failover) start again from step 2, a
+//     few times with jittered exponential backoff. Rejections, failed preconditions and an open
+//     circuit breaker's refusals are never retried.
 //
 // Optimistic concurrency in the store is what keeps an order consistent; the lock only saves work
 // within one process. Any number of replicas can run side by side.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/orderflow/orderflow/domain"
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/resilience"
 )
 
 // StreamName returns the name of the event stream of order id.
@@ -35,33 +36,43 @@ type Options struct {
 	// RetryInitial and RetryMax shape the jittered exponential backoff between attempts (defaults 5 ms
 	// and 250 ms).
 	RetryInitial, RetryMax time.Duration
-	// Logger gets a debug line for each retry (default: discard).
+	// OutageAttempts bounds the tries of a command that meets transient store errors (default 4);
+	// OutageInitial and OutageMax shape the backoff between them (defaults 100 ms and 1 s).
+	OutageAttempts           int
+	OutageInitial, OutageMax time.Duration
+	// Logger gets a line for each retry (default: discard).
 	Logger *slog.Logger
 }
 
 // Service executes commands. It is safe for concurrent use.
 type Service struct {
-	store        store
-	now          func() time.Time
-	storeTimeout time.Duration
-	maxAttempts  int
-	retryInitial time.Duration
-	retryMax     time.Duration
-	log          *slog.Logger
-	locks        *keyedMutex
+	store          store
+	now            func() time.Time
+	storeTimeout   time.Duration
+	maxAttempts    int
+	retryInitial   time.Duration
+	retryMax       time.Duration
+	outageAttempts int
+	outageInitial  time.Duration
+	outageMax      time.Duration
+	log            *slog.Logger
+	locks          *keyedMutex
 }
 
 // NewService returns a service that keeps orders in store.
 func NewService(store store, opts Options) *Service {
 	s := &Service{
-		store:        store,
-		now:          opts.Now,
-		storeTimeout: opts.StoreTimeout,
-		maxAttempts:  opts.MaxAttempts,
-		retryInitial: opts.RetryInitial,
-		retryMax:     opts.RetryMax,
-		log:          opts.Logger,
-		locks:        newKeyedMutex(),
+		store:          store,
+		now:            opts.Now,
+		storeTimeout:   opts.StoreTimeout,
+		maxAttempts:    opts.MaxAttempts,
+		retryInitial:   opts.RetryInitial,
+		retryMax:       opts.RetryMax,
+		outageAttempts: opts.OutageAttempts,
+		outageInitial:  opts.OutageInitial,
+		outageMax:      opts.OutageMax,
+		log:            opts.Logger,
+		locks:          newKeyedMutex(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -80,6 +91,15 @@ func NewService(store store, opts Options) *Service {
 	}
 	if s.retryMax <= 0 {
 		s.retryMax = 250 * time.Millisecond
+	}
+	if s.outageAttempts <= 0 {
+		s.outageAttempts = 4
+	}
+	if s.outageInitial <= 0 {
+		s.outageInitial = 100 * time.Millisecond
+	}
+	if s.outageMax <= 0 {
+		s.outageMax = time.Second
 	}
 	return s
 }
@@ -121,7 +141,15 @@ type Result struct {
 //   - ErrConflict when the order kept changing through every attempt;
 //   - ctx's error if ctx ends first.
 //
-// A command that fails writes nothing.
+// A command that fails writes nothing, with one exception: when the store fails in a way that leaves
+// open whether an append happened (a connection lost before its commit was acknowledged), Execute
+// retries and, finding the command's own events in the stream, answers with them; if the retries run
+// out it returns the store's error, and the events may be there.
+//
+// Transient store errors (eventstore.ErrUnavailable, a store call's own timeout) are retried a few
+// times with jittered exponential backoff, so that a database restart or failover costs a pause rather
+// than an error. A refusal by an open circuit breaker is not retried (it says when to come back), nor
+// is anything the order or the caller decided: a domain rejection, a failed precondition.
 func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 	req, err := resolveOrderID(req)
 	if err != nil {
@@ -141,6 +169,44 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 		ids:     &eventIDs{key: req.IdempotencyKey, order: req.OrderID},
 		order:   &domain.Order{},
 	}
+	tries := 0
+	return backoff.Retry(ctx, func() (Result, error) {
+		tries++
+		res, err := x.decideAndAppend(ctx)
+		if s.transient(ctx, err) {
+			return res, err
+		}
+		return res, backoff.Permanent(err)
+	},
+		backoff.WithBackOff(&backoff.ExponentialBackOff{
+			InitialInterval:     s.outageInitial,
+			RandomizationFactor: 0.5,
+			Multiplier:          2,
+			MaxInterval:         s.outageMax,
+		}),
+		backoff.WithMaxTries(uint(s.outageAttempts)),
+		backoff.WithNotify(func(err error, wait time.Duration) {
+			s.log.WarnContext(ctx, "event store unavailable; retrying the command", "order_id", req.OrderID.String(),
+				"command", req.Command.CommandName(), "attempt", tries, "wait", wait.String(), "error", err.Error())
+		}),
+		backoff.WithMaxElapsedTime(0), // ctx's deadline bounds the whole
+	)
+}
+
+// transient reports a store failure worth another try: an outage, or a store call that timed out on
+// its own deadline while the request's is still running. Not an open breaker's refusal, which would
+// only be refused again.
+func (s *Service) transient(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil || errors.Is(err, resilience.ErrCircuitOpen) {
+		return false
+	}
+	return errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// decideAndAppend runs the command's attempts against version conflicts: on a conflict without
+// If-Match it reads what others appended and decides again.
+func (x *execution) decideAndAppend(ctx context.Context) (Result, error) {
+	s, req := x.Service, x.req
 	attempts := 0
 	res, err := backoff.Retry(ctx, func() (Result, error) {
 		attempts++
@@ -221,10 +287,11 @@ func (x *execution) attempt(ctx context.Context) (Result, error) {
 		}
 	}
 	_, creates := x.req.Command.(domain.CreateOrder)
-	if x.req.IdempotencyKey != "" {
-		if last, ok := x.applied(); ok {
-			return Result{OrderID: x.req.OrderID, Version: last.Version, Position: last.Position, Created: creates}, nil
-		}
+	// The command's events may be in the stream already: appended by an earlier request with the same
+	// idempotency key, or by an earlier try of this one whose acknowledgement was lost. (Random IDs are
+	// new to this execution, so on a first try this finds nothing.)
+	if last, ok := x.applied(); ok {
+		return Result{OrderID: x.req.OrderID, Version: last.Version, Position: last.Position, Created: creates}, nil
 	}
 	version := x.order.Version()
 	if x.req.IfMatch != nil && *x.req.IfMatch != version {

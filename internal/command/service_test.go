@@ -15,6 +15,7 @@ import (
 	"github.com/orderflow/orderflow/domain"
 	"github.com/orderflow/orderflow/eventstore"
 	"github.com/orderflow/orderflow/eventstore/memory"
+	"github.com/orderflow/orderflow/internal/resilience"
 )
 
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -26,6 +27,9 @@ func newService(t *testing.T, st store, opts Options) *Service {
 	}
 	if opts.RetryInitial == 0 {
 		opts.RetryInitial, opts.RetryMax = time.Millisecond, 2*time.Millisecond
+	}
+	if opts.OutageInitial == 0 {
+		opts.OutageInitial, opts.OutageMax = time.Millisecond, 2*time.Millisecond
 	}
 	return NewService(st, opts)
 }
@@ -410,15 +414,79 @@ func (u *unavailableStore) ReadStream(context.Context, string, uint64, int) ([]e
 	return nil, fmt.Errorf("read: %w", eventstore.ErrUnavailable)
 }
 
-func TestStoreOutageIsNotRetried(t *testing.T) {
+func TestStoreOutageIsRetriedBriefly(t *testing.T) {
 	st := &unavailableStore{}
-	s := newService(t, st, Options{})
+	s := newService(t, st, Options{OutageAttempts: 3})
 	_, err := s.Execute(t.Context(), Request{OrderID: uuid.New(), Command: addItem("A")})
 	if !errors.Is(err, eventstore.ErrUnavailable) {
 		t.Fatalf("error = %v, want ErrUnavailable", err)
 	}
+	if got := st.calls.Load(); got != 3 {
+		t.Errorf("%d store calls, want 3: one per attempt", got)
+	}
+}
+
+// refusingStore is a store behind an open circuit breaker.
+type refusingStore struct{ unavailableStore }
+
+func (r *refusingStore) ReadStream(context.Context, string, uint64, int) ([]eventstore.RecordedEvent, error) {
+	r.calls.Add(1)
+	return nil, &resilience.OpenError{Wait: time.Second}
+}
+
+func TestOpenBreakerIsNotRetried(t *testing.T) {
+	st := &refusingStore{}
+	s := newService(t, st, Options{})
+	_, err := s.Execute(t.Context(), Request{OrderID: uuid.New(), Command: addItem("A")})
+	if !errors.Is(err, resilience.ErrCircuitOpen) {
+		t.Fatalf("error = %v, want ErrCircuitOpen", err)
+	}
 	if got := st.calls.Load(); got != 1 {
-		t.Errorf("%d store calls, want 1", got)
+		t.Errorf("%d store calls, want 1: the breaker says when to come back", got)
+	}
+}
+
+func TestRejectionIsNotRetried(t *testing.T) {
+	st := &lostAckStore{Store: memory.New(nil)}
+	s := newService(t, st, Options{})
+	id := mustCreate(t, s) // its acknowledgement is lost once, and the retry finds it
+	_, err := s.Execute(t.Context(), Request{OrderID: id, Command: domain.PlaceOrder{}})
+	if !errors.Is(err, domain.ErrNoItems) {
+		t.Fatalf("error = %v, want ErrNoItems", err)
+	}
+	if events := readAll(t, st, id); len(events) != 1 {
+		t.Errorf("%d events, want only the creation", len(events))
+	}
+}
+
+// lostAckStore appends, then reports the first append as failed, as a connection lost between the
+// commit and its acknowledgement would.
+type lostAckStore struct {
+	*memory.Store
+	lost atomic.Bool
+}
+
+func (l *lostAckStore) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	res, err := l.Store.Append(ctx, stream, expected, events...)
+	if err == nil && l.lost.CompareAndSwap(false, true) {
+		return eventstore.AppendResult{}, fmt.Errorf("commit: %w", eventstore.ErrUnavailable)
+	}
+	return res, err
+}
+
+func TestLostAcknowledgementIsNotAppliedTwice(t *testing.T) {
+	mem := memory.New(nil)
+	s := newService(t, mem, Options{})
+	id := mustCreate(t, s)
+	st := &lostAckStore{Store: mem}
+	s = newService(t, st, Options{})
+	// No idempotency key: the retry still recognises the events of its own first try.
+	res, err := s.Execute(t.Context(), Request{OrderID: id, Command: addItem("A")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if events := readAll(t, mem, id); len(events) != 2 || res.Version != 2 {
+		t.Errorf("%d events, result version %d; want the item added once, at version 2", len(events), res.Version)
 	}
 }
 

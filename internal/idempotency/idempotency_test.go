@@ -310,3 +310,22 @@ func TestRequestHashSeparatesParts(t *testing.T) {
 		t.Error("hash is not deterministic")
 	}
 }
+
+func TestScoped(t *testing.T) {
+	// Scopes and keys that would run together without the length prefix map to different strings.
+	pairs := [][2]string{{"a", "b:c"}, {"a:b", "c"}, {"", "a:b:c"}, {"1:a", "b"}, {"alice", "k"}, {"bob", "k"}}
+	seen := map[string][2]string{}
+	for _, p := range pairs {
+		s := Scoped(p[0], p[1])
+		if other, dup := seen[s]; dup {
+			t.Errorf("Scoped(%q, %q) = Scoped(%q, %q) = %q", p[0], p[1], other[0], other[1], s)
+		}
+		seen[s] = p
+	}
+	if got := Scoped("alice", "k"); got != "5:alice:k" {
+		t.Errorf("Scoped(alice, k) = %q: the format is durable", got)
+	}
+	if long := Scoped(strings.Repeat("s", 128), strings.Repeat("k", MaxKeyLength)); len(long) > MaxScopedKeyLength {
+		t.Errorf("the longest scoped key has %d characters, over MaxScopedKeyLength", len(long))
+	}
+}
