@@ -3,6 +3,7 @@ package projections
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,6 +21,10 @@ type CustomerSummary struct{}
 
 func (CustomerSummary) Name() string       { return NameCustomerSummary }
 func (CustomerSummary) SchemaVersion() int { return 1 }
+
+func (CustomerSummary) Tables() []string {
+	return []string{"rm_customer_summaries", "rm_customer_paid", "rm_customer_orders"}
+}
 
 func (CustomerSummary) Reset(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `TRUNCATE rm_customer_summaries, rm_customer_paid, rm_customer_orders`)
@@ -173,32 +178,64 @@ FROM rm_customer_orders WHERE order_id = ANY($1)`, ids)
 		o.version, o.changed = int64(e.rec.Version), true
 	}
 
-	var b pgx.Batch
+	type orderRow struct {
+		OrderID  uuid.UUID `json:"order_id"`
+		Customer string    `json:"customer_id"`
+		Status   string    `json:"status"`
+		Currency string    `json:"currency"`
+		Version  int64     `json:"version"`
+	}
+	type summaryRow struct {
+		Customer  string    `json:"customer_id"`
+		Total     int       `json:"orders_total"`
+		Draft     int       `json:"draft"`
+		Placed    int       `json:"placed"`
+		Paid      int       `json:"paid"`
+		Shipped   int       `json:"shipped"`
+		Delivered int       `json:"delivered"`
+		Cancelled int       `json:"cancelled"`
+		UpdatedAt time.Time `json:"updated_at"`
+	}
+	type paidRow struct {
+		Customer string `json:"customer_id"`
+		Currency string `json:"currency"`
+		Cents    int64  `json:"paid_cents"`
+	}
+	var (
+		orderRows   []orderRow
+		summaryRows []summaryRow
+		paidRows    []paidRow
+	)
 	for _, id := range ids {
 		if o := orders[id]; o.changed {
-			b.Queue(`INSERT INTO rm_customer_orders (order_id, customer_id, status, currency, version)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, version = excluded.version`,
-				id, o.customer, o.status, o.currency, o.version)
+			orderRows = append(orderRows, orderRow{id, o.customer, o.status, o.currency, o.version})
 		}
 	}
 	for _, c := range customers {
 		d := deltas[c]
 		s := d.byStatus
-		b.Queue(`INSERT INTO rm_customer_summaries AS s
-    (customer_id, orders_total, draft, placed, paid, shipped, delivered, cancelled, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (customer_id) DO UPDATE SET
-    orders_total = s.orders_total + excluded.orders_total,
-    draft = s.draft + excluded.draft, placed = s.placed + excluded.placed, paid = s.paid + excluded.paid,
-    shipped = s.shipped + excluded.shipped, delivered = s.delivered + excluded.delivered,
-    cancelled = s.cancelled + excluded.cancelled, updated_at = excluded.updated_at`,
-			c, d.total, s[0], s[1], s[2], s[3], s[4], s[5], d.updatedAt)
+		summaryRows = append(summaryRows, summaryRow{c, d.total, s[0], s[1], s[2], s[3], s[4], s[5], d.updatedAt})
 	}
 	for _, k := range paidKeys {
-		b.Queue(`INSERT INTO rm_customer_paid AS p (customer_id, currency, paid_cents) VALUES ($1, $2, $3)
-ON CONFLICT (customer_id, currency) DO UPDATE SET paid_cents = p.paid_cents + excluded.paid_cents`,
-			k.customer, k.currency, paid[k])
+		paidRows = append(paidRows, paidRow{k.customer, k.currency, paid[k]})
+	}
+	var b pgx.Batch
+	err = errors.Join(
+		queueRows(&b, "rm_customer_orders", "order_id, customer_id, status, currency, version", orderRows,
+			`ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, version = excluded.version`),
+		queueRows(&b, "rm_customer_summaries",
+			"customer_id, orders_total, draft, placed, paid, shipped, delivered, cancelled, updated_at", summaryRows,
+			`ON CONFLICT (customer_id) DO UPDATE SET
+    orders_total = rm_customer_summaries.orders_total + excluded.orders_total,
+    draft = rm_customer_summaries.draft + excluded.draft, placed = rm_customer_summaries.placed + excluded.placed,
+    paid = rm_customer_summaries.paid + excluded.paid, shipped = rm_customer_summaries.shipped + excluded.shipped,
+    delivered = rm_customer_summaries.delivered + excluded.delivered,
+    cancelled = rm_customer_summaries.cancelled + excluded.cancelled, updated_at = excluded.updated_at`),
+		queueRows(&b, "rm_customer_paid", "customer_id, currency, paid_cents", paidRows,
+			`ON CONFLICT (customer_id, currency) DO UPDATE SET paid_cents = rm_customer_paid.paid_cents + excluded.paid_cents`),
+	)
+	if err != nil {
+		return err
 	}
 	if err := sendBatch(ctx, tx, &b); err != nil {
 		return fmt.Errorf("write customer summaries: %w", err)

@@ -19,8 +19,9 @@
 // they have already applied (each keeps the last version per order), which makes a checkpoint that
 // is behind its data harmless; a version gap fails the batch instead of being papered over.
 //
-// Projections fold a batch in memory and write each row once per batch with pipelined statements
-// (pgx.Batch), counters as increments, so a batch of 500 events costs a handful of round trips.
+// Projections fold a batch in memory and write each row once per batch, counters as increments, with
+// one statement per table (the rows as one JSON array, see queueRows), so a batch of 500 events, or
+// of 5000 in a rebuild, costs a handful of statements in one round trip.
 //
 // # Waking up
 //
@@ -60,7 +61,17 @@
 // transaction ends (eventstore_log_blockers shows which one). Lag in seconds is the age of the oldest event not applied yet, which the runner
 // gets for free by reading one event more than a batch. [Metrics] exports the same per projection.
 //
+// # Rebuilds
+//
+// A projection is rebuilt blue-green (rebuild.go): a new copy is built from the start of the log in a
+// schema of its own, with its own checkpoint, while the live copy keeps serving and following the
+// log; its owner then switches to it in one transaction at the live copy's position. [RequestRebuild]
+// asks for one, [RunRebuild] carries it out when no process owns the projection, [AbortRebuild]
+// discards it, and [Reports] tells how each projection and its rebuild stand. Rebuilds read the log in
+// batches of RebuildBatchSize events and hold about one batch in memory, whatever the log's length.
+//
 // Projection names and schema versions are durable: a projection whose recorded schema version is
-// older than its code's is rebuilt from the start of the log (its tables emptied, in the same
-// transaction as its checkpoint is reset); one whose recorded version is newer refuses to run.
+// older than its code's is rebuilt blue-green at start-up (Config.RebuildOnStart), its old copy
+// serving, frozen at its checkpoint, until the switch; one whose recorded version is newer refuses to
+// run.
 package projections

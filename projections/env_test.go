@@ -28,7 +28,7 @@ type env struct {
 	store *postgres.Store
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	url := pgtest.NewDatabase(t)
 	ctx := timeout(t, time.Minute)
@@ -46,7 +46,7 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func newPool(t *testing.T, url string) *pgxpool.Pool {
+func newPool(t testing.TB, url string) *pgxpool.Pool {
 	t.Helper()
 	pool, err := pgxpool.New(timeout(t, 10*time.Second), url)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 //	projector_errors_total                   counter    failed attempts (batches, reads, start-ups)
 //	projector_state{state}                   gauge      1 for the current state, 0 for the others
 //	projector_owned                          gauge      1 while this process owns the projection
+//	projector_rebuild_events_total           counter    events applied to copies being rebuilt
 //
 // Progress gauges are reported by the owning process only: a process waiting for the lock deletes
 // its own series, so that summing over processes counts each projection once.
@@ -32,6 +33,7 @@ type Metrics struct {
 	errors     *prometheus.CounterVec
 	state      *prometheus.GaugeVec
 	owned      *prometheus.GaugeVec
+	rebuilt    *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg.
@@ -70,9 +72,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		owned: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "projector_owned", Help: "1 while this process owns the projection.",
 		}, by),
+		rebuilt: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "projector_rebuild_events_total", Help: "Events applied to copies of the projection being rebuilt.",
+		}, by),
 	}
 	for _, c := range []prometheus.Collector{m.applied, m.batchSize, m.batchTime, m.position, m.head,
-		m.lagEvents, m.lagSeconds, m.errors, m.state, m.owned} {
+		m.lagEvents, m.lagSeconds, m.errors, m.state, m.owned, m.rebuilt} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

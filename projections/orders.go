@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -18,6 +19,8 @@ type Orders struct{}
 func (Orders) Name() string       { return NameOrders }
 func (Orders) SchemaVersion() int { return 1 }
 
+func (Orders) Tables() []string { return []string{"rm_orders", "rm_order_items"} }
+
 func (Orders) Reset(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `TRUNCATE rm_orders, rm_order_items`)
 	return err
@@ -25,33 +28,33 @@ func (Orders) Reset(ctx context.Context, tx pgx.Tx) error {
 
 // orderRow is a row of rm_orders; the order of its fields is orderColumns'.
 type orderRow struct {
-	OrderID          uuid.UUID
-	CustomerID       string
-	Status           string
-	Currency         string
-	TotalCents       int64
-	ItemCount        int64
-	LineCount        int32
-	ShipName         *string
-	ShipLine1        *string
-	ShipLine2        *string
-	ShipCity         *string
-	ShipPostalCode   *string
-	ShipCountry      *string
-	PaymentReference *string
-	PaidCents        *int64
-	Carrier          *string
-	TrackingNumber   *string
-	CancelReason     *string
-	Version          int64
-	Position         string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	PlacedAt         *time.Time
-	PaidAt           *time.Time
-	ShippedAt        *time.Time
-	DeliveredAt      *time.Time
-	CancelledAt      *time.Time
+	OrderID          uuid.UUID  `json:"order_id"`
+	CustomerID       string     `json:"customer_id"`
+	Status           string     `json:"status"`
+	Currency         string     `json:"currency"`
+	TotalCents       int64      `json:"total_cents"`
+	ItemCount        int64      `json:"item_count"`
+	LineCount        int32      `json:"line_count"`
+	ShipName         *string    `json:"ship_name"`
+	ShipLine1        *string    `json:"ship_line1"`
+	ShipLine2        *string    `json:"ship_line2"`
+	ShipCity         *string    `json:"ship_city"`
+	ShipPostalCode   *string    `json:"ship_postal_code"`
+	ShipCountry      *string    `json:"ship_country"`
+	PaymentReference *string    `json:"payment_reference"`
+	PaidCents        *int64     `json:"paid_cents"`
+	Carrier          *string    `json:"carrier"`
+	TrackingNumber   *string    `json:"tracking_number"`
+	CancelReason     *string    `json:"cancel_reason"`
+	Version          int64      `json:"version"`
+	Position         string     `json:"position"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
+	PlacedAt         *time.Time `json:"placed_at"`
+	PaidAt           *time.Time `json:"paid_at"`
+	ShippedAt        *time.Time `json:"shipped_at"`
+	DeliveredAt      *time.Time `json:"delivered_at"`
+	CancelledAt      *time.Time `json:"cancelled_at"`
 }
 
 const orderColumns = `order_id, customer_id, status, currency, total_cents, item_count, line_count,
@@ -68,9 +71,7 @@ func (r *orderRow) fields() []any {
 
 // The version guard makes a stale write a no-op rather than a regression; with the runner's
 // checkpoint lock it never fires.
-const upsertOrderSQL = `INSERT INTO rm_orders (` + orderColumns + `)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
-ON CONFLICT (order_id) DO UPDATE SET
+const upsertOrderTail = `ON CONFLICT (order_id) DO UPDATE SET
     customer_id = excluded.customer_id, status = excluded.status, currency = excluded.currency,
     total_cents = excluded.total_cents, item_count = excluded.item_count, line_count = excluded.line_count,
     ship_name = excluded.ship_name, ship_line1 = excluded.ship_line1, ship_line2 = excluded.ship_line2,
@@ -85,12 +86,21 @@ WHERE rm_orders.version < excluded.version`
 
 // itemRow is a row of rm_order_items.
 type itemRow struct {
-	SKU            string
-	Name           string
-	Quantity       int64
-	UnitPriceCents int64
-	LineNo         int32
+	OrderID        uuid.UUID `json:"order_id"`
+	SKU            string    `json:"sku"`
+	Name           string    `json:"name"`
+	Quantity       int64     `json:"quantity"`
+	UnitPriceCents int64     `json:"unit_price_cents"`
+	LineNo         int32     `json:"line_no"`
 	changed        bool
+}
+
+const itemColumns = `order_id, sku, name, quantity, unit_price_cents, line_no`
+
+// itemKey names a line to delete.
+type itemKey struct {
+	OrderID uuid.UUID `json:"order_id"`
+	SKU     string    `json:"sku"`
 }
 
 // orderState is an order being folded: its row, its lines, and what the batch changed.
@@ -131,29 +141,43 @@ func (Orders) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedE
 		}
 	}
 
-	var b pgx.Batch
+	var (
+		rows    []*orderRow
+		items   []*itemRow
+		removed []itemKey
+	)
 	for _, id := range ids {
 		o := orders[id]
 		if !o.changed {
 			continue
 		}
-		r := o.row
-		b.Queue(upsertOrderSQL, r.OrderID, r.CustomerID, r.Status, r.Currency, r.TotalCents, r.ItemCount, r.LineCount,
-			r.ShipName, r.ShipLine1, r.ShipLine2, r.ShipCity, r.ShipPostalCode, r.ShipCountry,
-			r.PaymentReference, r.PaidCents, r.Carrier, r.TrackingNumber, r.CancelReason,
-			r.Version, r.Position, r.CreatedAt, r.UpdatedAt, r.PlacedAt, r.PaidAt, r.ShippedAt, r.DeliveredAt, r.CancelledAt)
+		rows = append(rows, o.row)
 		for sku := range o.removed {
-			b.Queue(`DELETE FROM rm_order_items WHERE order_id = $1 AND sku = $2`, id, sku)
+			removed = append(removed, itemKey{OrderID: id, SKU: sku})
 		}
 		for _, it := range o.items {
 			if it.changed {
-				b.Queue(`INSERT INTO rm_order_items (order_id, sku, name, quantity, unit_price_cents, line_no)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (order_id, sku) DO UPDATE SET name = excluded.name, quantity = excluded.quantity,
-    unit_price_cents = excluded.unit_price_cents, line_no = excluded.line_no`,
-					id, it.SKU, it.Name, it.Quantity, it.UnitPriceCents, it.LineNo)
+				it.OrderID = id
+				items = append(items, it)
 			}
 		}
+	}
+	var b pgx.Batch
+	if err := queueRows(&b, "rm_orders", orderColumns, rows, upsertOrderTail); err != nil {
+		return err
+	}
+	if len(removed) > 0 {
+		data, err := json.Marshal(removed)
+		if err != nil {
+			return fmt.Errorf("encode removed lines: %w", err)
+		}
+		b.Queue(`DELETE FROM rm_order_items i USING jsonb_to_recordset($1::jsonb) AS d(order_id uuid, sku text)
+WHERE i.order_id = d.order_id AND i.sku = d.sku`, string(data))
+	}
+	if err := queueRows(&b, "rm_order_items", itemColumns, items, `ON CONFLICT (order_id, sku) DO UPDATE SET
+    name = excluded.name, quantity = excluded.quantity, unit_price_cents = excluded.unit_price_cents,
+    line_no = excluded.line_no`); err != nil {
+		return err
 	}
 	if err := sendBatch(ctx, tx, &b); err != nil {
 		return fmt.Errorf("write orders: %w", err)
@@ -178,17 +202,14 @@ func loadOrders(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]
 		}
 		return rows.Err()
 	})
-	b.Queue(`SELECT order_id, sku, name, quantity, unit_price_cents, line_no FROM rm_order_items WHERE order_id = ANY($1)`,
+	b.Queue(`SELECT `+itemColumns+` FROM rm_order_items WHERE order_id = ANY($1)`,
 		ids).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
-			var (
-				id uuid.UUID
-				it itemRow
-			)
-			if err := rows.Scan(&id, &it.SKU, &it.Name, &it.Quantity, &it.UnitPriceCents, &it.LineNo); err != nil {
+			var it itemRow
+			if err := rows.Scan(&it.OrderID, &it.SKU, &it.Name, &it.Quantity, &it.UnitPriceCents, &it.LineNo); err != nil {
 				return err
 			}
-			orders[id].items[it.SKU] = &it
+			orders[it.OrderID].items[it.SKU] = &it
 		}
 		return rows.Err()
 	})

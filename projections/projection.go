@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -34,8 +35,20 @@ type Projection interface {
 	// unless a crash or a fault makes it see events again: it must skip events whose stream version
 	// it has already applied. Apply must not commit or roll back tx. Any error fails the whole batch.
 	Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedEvent) error
-	// Reset deletes everything the projection wrote, before a rebuild.
+	// Reset deletes everything the projection wrote.
 	Reset(ctx context.Context, tx pgx.Tx) error
+	// Tables names every table the projection writes, unqualified: a blue-green rebuild builds a
+	// copy of each in a schema of its own and moves them into the live schema together. Apply and
+	// Reset must name their tables unqualified, so that the search path decides which copy they write.
+	Tables() []string
+}
+
+// A TableCreator creates its projection's tables itself, unqualified, in the schema first on tx's
+// search path. A projection whose new schema version changes the shape of its tables implements it,
+// so that a blue-green rebuild builds the new shape; for one that does not, the rebuild copies each
+// live table's definition (CREATE TABLE ... (LIKE live INCLUDING ALL)).
+type TableCreator interface {
+	CreateTables(ctx context.Context, tx pgx.Tx) error
 }
 
 // All returns the platform's projections.
@@ -117,6 +130,29 @@ func fresh(applied int64, e orderEvent) (bool, error) {
 		return false, fmt.Errorf("event %s (%s) of order %s has version %d, but the read model is at version %d",
 			e.rec.ID, e.rec.Type, e.order, v, applied)
 	}
+}
+
+// queueRows queues on b one statement that writes rows, structs whose JSON field names
+// are table's columns, as `INSERT INTO table (columns) SELECT columns FROM the rows ... tail`, tail
+// being its ON CONFLICT clause. However many rows there are, that is one statement: the rows travel
+// as one JSON array, and jsonb_populate_recordset types them by the table's own row type. A batch of
+// thousands of events thus costs a few statements, which is what makes rebuilds fast; per-row
+// statements, even pipelined, cost the server a parse, bind and execute each. COPY into a staging
+// table was the alternative: faster still for huge batches, but it needs a temporary table per table
+// and connection and three round trips per table. Keys must be distinct within rows (ON CONFLICT DO
+// UPDATE cannot change a row twice in one statement); the projections fold batches so that they are.
+func queueRows[T any](b *pgx.Batch, table, columns string, rows []T, tail string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	data, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("encode rows of %s: %w", table, err)
+	}
+	b.Queue(`INSERT INTO `+table+` (`+columns+`)
+SELECT `+columns+` FROM jsonb_populate_recordset(NULL::`+table+`, $1::jsonb)
+`+tail, string(data))
+	return nil
 }
 
 // sendBatch runs b and checks every statement's result.

@@ -69,11 +69,21 @@ type Config struct {
 	Timeout time.Duration
 	// Now is the clock for lag in seconds (default time.Now).
 	Now func() time.Time
+
+	// RebuildOnStart is what happens to a projection whose recorded schema version is older than
+	// its code's (default RebuildBlueGreen).
+	RebuildOnStart RebuildMode
+	// RebuildBatchSize is the most events read and applied in one transaction of a rebuild
+	// (default 5000): a rebuild holds about one batch in memory, whatever the length of the log.
+	RebuildBatchSize int
+	// RebuildPoll is how often the owner of a projection looks for a rebuild request (default 1s).
+	RebuildPoll time.Duration
 }
 
 const (
 	defaultBatchSize      = 500
 	maxBatchSize          = 10_000
+	maxRebuildBatchSize   = 100_000
 	defaultPollInterval   = 500 * time.Millisecond
 	defaultLockRetry      = time.Second
 	defaultLockCheck      = time.Second
@@ -98,6 +108,13 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxBackoff, defaultMaxBackoff)
 	def(&c.StatusInterval, defaultStatusInterval)
 	def(&c.Timeout, defaultTimeout)
+	def(&c.RebuildPoll, defaultRebuildPoll)
+	if c.RebuildBatchSize == 0 {
+		c.RebuildBatchSize = defaultRebuildBatchSize
+	}
+	if c.RebuildOnStart == "" {
+		c.RebuildOnStart = RebuildBlueGreen
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -139,8 +156,16 @@ func (c Config) Validate() error {
 	if c.BatchSize < 0 || c.BatchSize > maxBatchSize {
 		errs = append(errs, fmt.Errorf("projections: batch size %d, want 1 to %d", c.BatchSize, maxBatchSize))
 	}
+	if c.RebuildBatchSize < 0 || c.RebuildBatchSize > maxRebuildBatchSize {
+		errs = append(errs, fmt.Errorf("projections: rebuild batch size %d, want 1 to %d", c.RebuildBatchSize, maxRebuildBatchSize))
+	}
+	if c.RebuildOnStart != "" {
+		if _, err := ParseRebuildMode(string(c.RebuildOnStart)); err != nil {
+			errs = append(errs, fmt.Errorf("projections: %w", err))
+		}
+	}
 	for name, d := range map[string]time.Duration{"poll interval": c.PollInterval, "lock retry": c.LockRetry,
-		"lock check": c.LockCheck, "max backoff": c.MaxBackoff, "status interval": c.StatusInterval, "timeout": c.Timeout} {
+		"lock check": c.LockCheck, "rebuild poll": c.RebuildPoll, "max backoff": c.MaxBackoff, "status interval": c.StatusInterval, "timeout": c.Timeout} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("projections: negative %s", name))
 		}

@@ -3,6 +3,7 @@ package projections
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,6 +21,8 @@ type DailySales struct{}
 
 func (DailySales) Name() string       { return NameDailySales }
 func (DailySales) SchemaVersion() int { return 1 }
+
+func (DailySales) Tables() []string { return []string{"rm_daily_sales", "rm_sales_orders"} }
 
 func (DailySales) Reset(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `TRUNCATE rm_daily_sales, rm_sales_orders`)
@@ -115,23 +118,45 @@ func (DailySales) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.Recor
 		o.version, o.changed = int64(e.rec.Version), true
 	}
 
-	var b pgx.Batch
+	type orderRow struct {
+		OrderID  uuid.UUID `json:"order_id"`
+		Currency string    `json:"currency"`
+		Version  int64     `json:"version"`
+	}
+	type dayRow struct {
+		Day       string `json:"day"`
+		Currency  string `json:"currency"`
+		Placed    int64  `json:"orders_placed"`
+		Paid      int64  `json:"orders_paid"`
+		Cancelled int64  `json:"orders_cancelled"`
+		Revenue   int64  `json:"paid_revenue_cents"`
+	}
+	var (
+		orderRows []orderRow
+		dayRows   []dayRow
+	)
 	for _, id := range ids {
 		if o := orders[id]; o.changed {
-			b.Queue(`INSERT INTO rm_sales_orders (order_id, currency, version) VALUES ($1, $2, $3)
-ON CONFLICT (order_id) DO UPDATE SET version = excluded.version`, id, o.currency, o.version)
+			orderRows = append(orderRows, orderRow{id, o.currency, o.version})
 		}
 	}
 	for _, k := range keys {
 		d := deltas[k]
-		b.Queue(`INSERT INTO rm_daily_sales AS s (day, currency, orders_placed, orders_paid, orders_cancelled, paid_revenue_cents)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (day, currency) DO UPDATE SET
-    orders_placed = s.orders_placed + excluded.orders_placed,
-    orders_paid = s.orders_paid + excluded.orders_paid,
-    orders_cancelled = s.orders_cancelled + excluded.orders_cancelled,
-    paid_revenue_cents = s.paid_revenue_cents + excluded.paid_revenue_cents`,
-			k.day, k.currency, d.placed, d.paid, d.cancelled, d.revenue)
+		dayRows = append(dayRows, dayRow{k.day.Format(time.DateOnly), k.currency, d.placed, d.paid, d.cancelled, d.revenue})
+	}
+	var b pgx.Batch
+	err = errors.Join(
+		queueRows(&b, "rm_sales_orders", "order_id, currency, version", orderRows,
+			`ON CONFLICT (order_id) DO UPDATE SET version = excluded.version`),
+		queueRows(&b, "rm_daily_sales", "day, currency, orders_placed, orders_paid, orders_cancelled, paid_revenue_cents", dayRows,
+			`ON CONFLICT (day, currency) DO UPDATE SET
+    orders_placed = rm_daily_sales.orders_placed + excluded.orders_placed,
+    orders_paid = rm_daily_sales.orders_paid + excluded.orders_paid,
+    orders_cancelled = rm_daily_sales.orders_cancelled + excluded.orders_cancelled,
+    paid_revenue_cents = rm_daily_sales.paid_revenue_cents + excluded.paid_revenue_cents`),
+	)
+	if err != nil {
+		return err
 	}
 	if err := sendBatch(ctx, tx, &b); err != nil {
 		return fmt.Errorf("write daily sales: %w", err)

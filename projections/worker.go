@@ -21,6 +21,7 @@ type worker struct {
 	cfg     *Config
 	counter eventCounter // nil when the store cannot count events
 	wake    chan struct{}
+	finish  chan finishRequest // from followRebuilds to tail
 	log     *slog.Logger
 	m       *Metrics
 
@@ -57,6 +58,7 @@ func newWorker(p Projection, cfg *Config, counter eventCounter) *worker {
 		cfg:     cfg,
 		counter: counter,
 		wake:    make(chan struct{}, 1),
+		finish:  make(chan finishRequest),
 		log:     cfg.Logger.With("projection", p.Name()),
 		m:       cfg.Metrics,
 	}
@@ -136,10 +138,22 @@ func (w *worker) tail(ctx context.Context) error {
 		}
 	}
 
+	// Rebuild requests are carried out beside the tail, which finishes them between two batches.
+	var rebuilds sync.WaitGroup
+	defer rebuilds.Wait()
+	rebuildCtx, stopRebuilds := context.WithCancel(ctx)
+	defer stopRebuilds()
+	rebuilds.Go(func() { w.followRebuilds(rebuildCtx) })
+
 	poll := time.NewTimer(w.cfg.PollInterval)
 	defer poll.Stop()
 	retry := visibilityRetries // retries left after the last wake-up: none yet
 	for {
+		select {
+		case req := <-w.finish:
+			pos = w.finishRebuild(ctx, req, pos)
+		default:
+		}
 		var n int
 		pos, n, err = w.step(ctx, pos)
 		switch {
@@ -179,14 +193,16 @@ func (w *worker) tail(ctx context.Context) error {
 		case <-w.wake:
 			retry = 0
 		case <-poll.C:
+		case req := <-w.finish:
+			pos = w.finishRebuild(ctx, req, pos)
 		}
 	}
 }
 
 // start makes sure the projection has a checkpoint of its schema version, rebuilding it from the
 // start of the log when the recorded version is older, and returns the checkpoint.
-func (w *worker) start(ctx context.Context) (eventstore.Position, error) {
-	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+func (w *worker) start(parent context.Context) (eventstore.Position, error) {
+	ctx, cancel := context.WithTimeout(parent, w.cfg.Timeout)
 	defer cancel()
 	version := w.proj.SchemaVersion()
 	if _, err := w.cfg.DB.Exec(ctx, `INSERT INTO projection_checkpoints (name, schema_version) VALUES ($1, $2)
@@ -201,40 +217,44 @@ ON CONFLICT (name) DO NOTHING`, w.name, version); err != nil {
 		w.name).Scan(&token, &stored); err != nil {
 		return eventstore.Position{}, fmt.Errorf("read checkpoint: %w", err)
 	}
+	pos, err := eventstore.ParsePosition(token)
+	if err != nil {
+		return eventstore.Position{}, fmt.Errorf("checkpoint: %w", err)
+	}
 	switch {
 	case stored > version:
 		return eventstore.Position{}, fmt.Errorf("the read model has schema version %d, newer than this projector's %d: run a newer projector", stored, version)
 	case stored < version:
-		if err := w.rebuild(ctx, stored); err != nil {
+		// The live copy keeps serving, frozen at pos, while the new version is built beside it.
+		cancel() // the rebuild takes longer than one call; it bounds its own steps
+		w.log.Warn("schema version changed: rebuilding the projection blue-green", "from_schema_version", stored,
+			"schema_version", version, "mode", string(w.cfg.RebuildOnStart))
+		if w.cfg.RebuildOnStart == RebuildBlueGreen {
+			callCtx, cancelCall := context.WithTimeout(parent, callTimeout)
+			_, err := RequestRebuild(callCtx, w.cfg.DB, w.proj, w.cfg.Owner, false)
+			cancelCall()
+			if err != nil {
+				return eventstore.Position{}, err
+			}
+		}
+		if pos, err = w.rebuildFrozen(parent, pos); err != nil {
 			return eventstore.Position{}, err
 		}
-		token = eventstore.Position{}.String()
-	}
-	pos, err := eventstore.ParsePosition(token)
-	if err != nil {
-		return eventstore.Position{}, fmt.Errorf("checkpoint: %w", err)
 	}
 	w.update(func(s *Status) { s.Position = pos })
 	return pos, nil
 }
 
-// rebuild empties the projection's tables and moves its checkpoint to the start of the log, in one
-// transaction, so that it is rebuilt under its new schema version.
-func (w *worker) rebuild(ctx context.Context, from int) error {
-	w.log.Warn("rebuilding projection from the start of the log", "from_schema_version", from,
-		"schema_version", w.proj.SchemaVersion())
-	return pgx.BeginFunc(ctx, w.cfg.DB, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, w.name); err != nil {
-			return fmt.Errorf("lock checkpoint: %w", err)
-		}
-		if err := w.proj.Reset(ctx, tx); err != nil {
-			return fmt.Errorf("reset for rebuild: %w", err)
-		}
-		_, err := tx.Exec(ctx, `UPDATE projection_checkpoints
-SET position = '0:0', commit_pos = 0, prepare_pos = 0, last_event_at = NULL, schema_version = $2, updated_at = now()
-WHERE name = $1`, w.name, w.proj.SchemaVersion())
-		return err
-	})
+// finishRebuild finishes the rebuild of req at the live position pos, between two batches of the
+// tail, and returns the position to go on from.
+func (w *worker) finishRebuild(ctx context.Context, req finishRequest, pos eventstore.Position) eventstore.Position {
+	next, err := req.b.finish(ctx, pos, false)
+	req.done <- err
+	if err != nil {
+		return pos
+	}
+	w.update(func(s *Status) { s.SchemaVersion = w.proj.SchemaVersion() })
+	return next
 }
 
 // step reads the batch after pos and applies it. It returns the new position and the number of

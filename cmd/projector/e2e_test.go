@@ -224,6 +224,12 @@ func TestConfiguration(t *testing.T) {
 		{"bad settings", []string{"run"}, map[string]string{"DATABASE_URL": "postgres://127.0.0.1:1/x", "BATCH_SIZE": "0",
 			"POLL_INTERVAL": "soon", "EVENTSTORE_URL": "mysql://x"}, 2, []string{"BATCH_SIZE", "POLL_INTERVAL", "EVENTSTORE_URL"}},
 		{"unknown command", []string{"rebuild-everything"}, nil, 2, []string{`unknown command "rebuild-everything"`}},
+		{"bad rebuild mode", []string{"run"}, map[string]string{"DATABASE_URL": "postgres://127.0.0.1:1/x",
+			"REBUILD_ON_START": "sometimes"}, 2, []string{"REBUILD_ON_START"}},
+		{"rebuild of nothing", []string{"rebuild"}, nil, 2, []string{"no projection named"}},
+		{"rebuild of an unknown projection", []string{"rebuild", "nosuch"}, nil, 2, []string{`unknown projection "nosuch"`}},
+		{"rebuild of all and names", []string{"rebuild", "--all", "orders"}, nil, 2, []string{"--all and projection names"}},
+		{"status with an argument", []string{"status", "orders"}, nil, 2, []string{"usage: projector status"}},
 		{"help", []string{"help"}, nil, 0, nil},
 	}
 	for _, tt := range tests {
@@ -239,7 +245,7 @@ func TestConfiguration(t *testing.T) {
 					t.Errorf("stderr %q lacks %q", stderr, w)
 				}
 			}
-			if tt.code == 2 && tt.name != "unknown command" && strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			if tt.code == 2 && (len(tt.args) == 0 || tt.args[0] == "run") && strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 				t.Errorf("stderr is not one line: %q", stderr)
 			}
 		})

@@ -1,6 +1,9 @@
 // Command projector builds the order platform's read models (package projections) from the event log.
 //
-//	projector [run]    run the projections until SIGTERM or SIGINT (the default)
+//	projector [run]                              run the projections until SIGTERM or SIGINT (the default)
+//	projector rebuild [--keep-old] <name>...|--all  rebuild projections blue-green, showing progress
+//	projector rebuild --abort <name>...          discard rebuilds in progress
+//	projector status [--json]                    every projection's state, position, lag and rebuild
 //
 // It is configured through the environment (see config.go): DATABASE_URL holds the read models and is
 // required; EVENTSTORE_URL selects the event store (PostgreSQL by default, EventStoreDB with esdb://
@@ -10,7 +13,18 @@
 // POLL_INTERVAL. It serves /healthz, /readyz and /metrics on HTTP_ADDR and logs JSON to stdout. Any
 // number of projectors may run: each projection is run by one of them at a time.
 //
-// Exit status: 0 after a clean shutdown, 1 when it fails, 2 for a bad configuration or command.
+// A rebuild builds a new copy of a projection from the start of the log in a schema of its own while
+// the live copy keeps serving and following the log, and then switches to it in one transaction
+// (package projections, rebuild.go). The projector that owns the projection carries it out; `projector
+// rebuild` records the request and shows its progress (a progress bar on a terminal, a log line every
+// few seconds otherwise), and carries it out itself when no projector runs the projection. An
+// interrupted rebuild resumes from its own checkpoint when run again, or when the owner next looks;
+// --abort discards it. --keep-old keeps the replaced copy in schema retired_<name>_<generation>. A
+// projection whose code has a newer SchemaVersion than its tables is rebuilt the same way at start-up
+// (REBUILD_ON_START=blue-green, the default; "off" waits for `projector rebuild`).
+//
+// Exit status: 0 after a clean shutdown or a completed command, 1 when it fails, 2 for a bad
+// configuration or command line.
 package main
 
 import (
@@ -45,7 +59,11 @@ const startupTimeout = time.Minute
 const usage = `usage: projector [command]
 
 commands:
-  run    run the projections until SIGTERM or SIGINT (the default)
+  run                                  run the projections until SIGTERM or SIGINT (the default)
+  rebuild [--keep-old] <projection>... rebuild projections blue-green from the start of the log
+  rebuild [--keep-old] --all           rebuild every projection
+  rebuild --abort <projection>...      discard rebuilds in progress; the live copies are untouched
+  status [--json]                      print every projection's state, position, lag and rebuild
 
 configuration: environment variables, see the documentation of cmd/projector`
 
@@ -57,6 +75,10 @@ func main() {
 	switch command {
 	case "run":
 		os.Exit(daemon())
+	case "rebuild":
+		os.Exit(rebuildCommand(os.Args[2:]))
+	case "status":
+		os.Exit(statusCommand(os.Args[2:]))
 	case "help", "-h", "-help", "--help":
 		fmt.Println(usage)
 	default:
@@ -163,6 +185,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		BatchSize:    cfg.BatchSize,
 		PollInterval: cfg.PollInterval,
 		Timeout:      cfg.StoreTimeout,
+
+		RebuildOnStart:   cfg.RebuildOnStart,
+		RebuildBatchSize: cfg.RebuildBatchSize,
 	})
 	if err != nil {
 		return err
