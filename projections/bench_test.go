@@ -41,7 +41,7 @@ func BenchmarkRebuild(b *testing.B) {
 	for _, p := range projections.All() {
 		b.Run(p.Name(), func(b *testing.B) {
 			cfg := projections.Config{Store: e.store, DB: e.pool, Projections: []projections.Projection{p}, Owner: "bench",
-				Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+				Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 			var elapsed time.Duration
 			for b.Loop() {
 				ctx := timeout(b, 30*time.Minute)
