@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: test vet fmt-check build run
+.PHONY: test vet fmt-check build run bench
 
 test:
 	bash scripts/test.sh $(ARGS)
@@ -21,3 +21,7 @@ build:
 
 run:
 	bash scripts/run.sh
+
+# Not part of test or CI: a benchmark of several minutes (make bench ARGS=--quick: under two).
+bench:
+	bash scripts/bench.sh $(ARGS)

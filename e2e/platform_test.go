@@ -233,6 +233,39 @@ func readYourWrites(t *testing.T, p *platform) {
 	if res.status != http.StatusOK || !strings.Contains(string(res.body), id) {
 		t.Fatalf("order list: %d %s", res.status, res.body)
 	}
+
+	// After that traffic, each service's /metrics shows what it did.
+	for url, series := range map[string][]string{
+		p.command.URL: {
+			`commands_total{command="PayOrder",outcome="accepted"} 1`,
+			`eventstore_operations_total{operation="append",outcome="ok"} 7`,
+			`eventstore_appended_events_total 7`,
+			`http_requests_total{code="201",method="POST",route="/orders"} 1`,
+			`http_request_duration_seconds_count{method="POST",route="/orders/:id/items"} 2`,
+		},
+		p.projector.URL: {
+			`projector_events_applied_total{projection="orders"} 7`,
+			`projector_batch_size_count{projection="orders"}`,
+			`projector_lag_events{projection="orders"}`,
+			`projector_lag_seconds{projection="orders"}`,
+			`projector_position{part="commit",projection="orders"}`,
+			`eventstore_operations_total{operation="read_all",outcome="ok"}`,
+		},
+		p.queries.URL: {
+			`queryapi_cache_lookups_total{result="miss"}`,
+			`queryapi_cache_lookups_total{result="hit"} 2`, // the read without X-Min-Position, and the 304
+			`queryapi_read_your_writes_waits_total{outcome="reached",projection="orders"}`,
+			`queryapi_read_your_writes_wait_seconds_count{projection="customer_summary"} 1`,
+			`http_requests_total{code="304",method="GET",route="/orders/:id"} 1`,
+		},
+	} {
+		body := string(call(t, "GET", url+"/metrics", nil).body)
+		for _, s := range series {
+			if !strings.Contains(body, "\n"+s) {
+				t.Errorf("%s/metrics lacks %s", url, s)
+			}
+		}
+	}
 }
 
 // TestProjectorRestartResumes stops the projector, writes, shows the query

@@ -52,7 +52,7 @@ func (w *worker) acquire(ctx context.Context) (*pgx.Conn, error) {
 		if conn == nil {
 			var err error
 			if conn, err = w.connectLock(ctx); err != nil && ctx.Err() == nil {
-				w.log.Warn("connect for the projection lock", "error", err)
+				w.log.WarnContext(ctx, "connect for the projection lock", "error", err)
 			}
 		}
 		if conn != nil {
@@ -65,7 +65,7 @@ func (w *worker) acquire(ctx context.Context) (*pgx.Conn, error) {
 				w.closeLock(ctx, conn)
 				conn = nil
 				if ctx.Err() == nil {
-					w.log.Warn("try the projection lock", "error", err)
+					w.log.WarnContext(ctx, "try the projection lock", "error", err)
 				}
 			case got:
 				return conn, nil

@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/orderflow/orderflow/eventstore"
 )
@@ -49,6 +51,9 @@ type Config struct {
 	Metrics *Metrics
 	// Logger receives state changes and failures; nil discards them.
 	Logger *slog.Logger
+	// TracerProvider makes a span per batch, linked to the spans of the commands that wrote its
+	// events (from their metadata); nil makes none.
+	TracerProvider trace.TracerProvider
 
 	// BatchSize is the most events read and applied in one transaction (default 500).
 	BatchSize int
@@ -117,6 +122,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = noop.NewTracerProvider()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

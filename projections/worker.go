@@ -9,8 +9,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/telemetry"
 )
 
 // worker runs one projection in one process: it waits for the projection's lock, then tails the log
@@ -24,6 +28,7 @@ type worker struct {
 	finish  chan finishRequest // from followRebuilds to tail
 	log     *slog.Logger
 	m       *Metrics
+	tracer  trace.Tracer
 
 	mu     sync.Mutex
 	status Status
@@ -61,6 +66,7 @@ func newWorker(p Projection, cfg *Config, counter eventCounter) *worker {
 		finish:  make(chan finishRequest),
 		log:     cfg.Logger.With("projection", p.Name()),
 		m:       cfg.Metrics,
+		tracer:  cfg.TracerProvider.Tracer(telemetry.ScopeName + "/projections"),
 	}
 	w.status = Status{Name: w.name, SchemaVersion: p.SchemaVersion(), State: StateWaitingForLock, LagEvents: -1}
 	w.m.setState(w.name, StateWaitingForLock)
@@ -76,12 +82,12 @@ func (w *worker) run(ctx context.Context) {
 		if err != nil {
 			return // ctx ended
 		}
-		w.log.Info("projection owned", "owner", w.cfg.Owner)
+		w.log.InfoContext(ctx, "projection owned", "owner", w.cfg.Owner)
 		err = w.own(ctx, lock)
 		if ctx.Err() != nil {
 			return
 		}
-		w.log.Warn("projection given up", "error", err)
+		w.log.WarnContext(ctx, "projection given up", "error", err)
 		if !sleep(ctx, jitter(w.cfg.LockRetry)) {
 			return
 		}
@@ -276,9 +282,12 @@ func (w *worker) step(ctx context.Context, pos eventstore.Position) (eventstore.
 	if len(events) > size {
 		next, events = &events[size], events[:size]
 	}
+	ctx, span := w.startBatch(ctx, pos, events)
+	defer span.End()
 	last := events[len(events)-1].Position
-	prog, err := w.measure(readCtx, last, next)
+	prog, err := w.measure(trace.ContextWithSpan(readCtx, span), last, next)
 	if err != nil {
+		recordError(span, err)
 		return pos, 0, err
 	}
 
@@ -288,11 +297,14 @@ func (w *worker) step(ctx context.Context, pos eventstore.Position) (eventstore.
 	case err == nil:
 		return last, len(events), nil
 	case !errors.As(err, &apply) || transient(err):
+		recordError(span, err)
 		return pos, 0, err
 	case len(events) == 1:
+		recordError(span, err)
 		return pos, 0, &poisonError{at: events[0].Position, id: events[0].ID, err: apply.err}
 	}
-	w.log.Warn("batch failed; applying its events one at a time to find the failing one",
+	recordError(span, err)
+	w.log.WarnContext(ctx, "batch failed; applying its events one at a time to find the failing one",
 		"after", pos.String(), "events", len(events), "error", err)
 	for i := range events {
 		err := w.commit(ctx, pos, events[i:i+1], prog)
@@ -305,6 +317,43 @@ func (w *worker) step(ctx context.Context, pos eventstore.Position) (eventstore.
 		pos = events[i].Position
 	}
 	return pos, len(events), nil
+}
+
+// startBatch starts the span of a batch. A batch is a consumer of many producers' work, so rather than
+// a parent it has a link to each distinct trace context its events recorded: the span of the command
+// that wrote them. The SDK keeps up to OTEL_SPAN_LINK_COUNT_LIMIT links (default 128), which covers a
+// batch of commands that wrote several events each.
+func (w *worker) startBatch(ctx context.Context, after eventstore.Position, events []eventstore.RecordedEvent) (context.Context, trace.Span) {
+	var links []trace.Link
+	type spanKey struct {
+		trace.TraceID
+		trace.SpanID
+	}
+	seen := make(map[spanKey]bool)
+	for _, e := range events {
+		sc := telemetry.Extract(e.Metadata.TraceParent, e.Metadata.TraceState)
+		key := spanKey{sc.TraceID(), sc.SpanID()}
+		if !sc.IsValid() || seen[key] {
+			continue
+		}
+		seen[key] = true
+		links = append(links, trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{
+			attribute.String("eventstore.event_id", e.ID.String()),
+		}})
+	}
+	return w.tracer.Start(ctx, "projection "+w.name+" batch",
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithLinks(links...),
+		trace.WithAttributes(
+			attribute.String("projection", w.name),
+			attribute.String("projection.after", after.String()),
+			attribute.Int("projection.events", len(events)),
+		))
+}
+
+func recordError(span trace.Span, err error) {
+	span.RecordError(err)
+	span.SetStatus(codes.Error, "batch failed")
 }
 
 // progress is where a projection stands against the head of the log.
@@ -425,7 +474,7 @@ func (w *worker) idle(ctx context.Context, pos eventstore.Position) {
 	callCtx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	if _, err := w.cfg.DB.Exec(callCtx, statusSQL, w.statusArgs(p)...); err != nil {
-		w.log.Warn("write projection status", "error", err)
+		w.log.WarnContext(ctx, "write projection status", "error", err)
 		return
 	}
 	w.written, w.writtenAt = StateIdle, time.Now()
@@ -445,7 +494,7 @@ func (w *worker) failed(ctx context.Context, err error, at *eventstore.Position,
 		atToken = &t
 		args = append(args, "position", t)
 	}
-	w.log.Error("projection failing", args...)
+	w.log.ErrorContext(ctx, "projection failing", args...)
 	w.m.errors.WithLabelValues(w.name).Inc()
 	w.setState(StateFailing)
 	w.update(func(s *Status) {
@@ -466,7 +515,7 @@ ON CONFLICT (name) DO UPDATE SET state = excluded.state, schema_version = exclud
     owner = excluded.owner, last_error = excluded.last_error, error_position = excluded.error_position,
     error_count = s.error_count + 1, updated_at = excluded.updated_at`,
 		w.name, string(StateFailing), w.proj.SchemaVersion(), w.cfg.Owner, msg, atToken); err != nil {
-		w.log.Warn("write projection status", "error", err)
+		w.log.WarnContext(ctx, "write projection status", "error", err)
 		return
 	}
 	w.written, w.writtenAt = StateFailing, time.Now()
@@ -478,7 +527,7 @@ func (w *worker) markStopped() {
 	defer cancel()
 	if _, err := w.cfg.DB.Exec(ctx, `UPDATE projection_status SET state = $3, owner = NULL, updated_at = now()
 WHERE name = $1 AND owner = $2`, w.name, w.cfg.Owner, string(StateStopped)); err != nil {
-		w.log.Warn("write projection status", "error", err)
+		w.log.WarnContext(ctx, "write projection status", "error", err)
 	}
 }
 

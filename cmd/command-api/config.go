@@ -14,6 +14,7 @@ import (
 	"github.com/orderflow/orderflow/internal/envconfig"
 	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/serve"
+	"github.com/orderflow/orderflow/internal/telemetry"
 )
 
 // config is the service's whole configuration, read from the environment once at start-up.
@@ -37,6 +38,7 @@ type config struct {
 	// connection for each request with an Idempotency-Key while it runs.
 	DatabaseMaxConns int32
 	LogLevel         slog.Level // LOG_LEVEL, default info
+	LogFormat        string     // LOG_FORMAT, default json; text for people
 	// Guard is authentication (AUTH, on by default: AUTH_HMAC_SECRET or AUTH_PUBLIC_KEY_FILE, and
 	// AUTH_ISSUER, AUTH_AUDIENCE), the bound on requests in flight (MAX_IN_FLIGHT, default 512) and
 	// each client's rate limit (RATE_LIMIT per second, default 100, or off; RATE_BURST, default twice
@@ -63,6 +65,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		EventStoreMaxConns: int32(p.Int("EVENTSTORE_MAX_CONNS", 16, 10_000)),
 		DatabaseMaxConns:   int32(p.Int("DATABASE_MAX_CONNS", 32, 10_000)),
 		LogLevel:           p.Level("LOG_LEVEL", slog.LevelInfo),
+		LogFormat:          p.String("LOG_FORMAT", telemetry.LogJSON),
 		PprofAddr:          p.String("PPROF_ADDR", ""),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
@@ -99,6 +102,9 @@ func (c config) Validate() error {
 		if d <= 0 {
 			bad(name, "must be positive")
 		}
+	}
+	if !telemetry.ValidLogFormat(c.LogFormat) {
+		bad("LOG_FORMAT", "want %q or %q, got %q", telemetry.LogJSON, telemetry.LogText, c.LogFormat)
 	}
 	if c.PprofAddr != "" {
 		if err := serve.CheckPprofAddr(c.PprofAddr); err != nil {

@@ -3,7 +3,11 @@
 // It is configured through the environment (see config.go): DATABASE_URL is required, EVENTSTORE_URL
 // selects the event store (PostgreSQL by default, EventStoreDB with esdb:// or kurrentdb://). At
 // start-up it applies the migrations it needs; on SIGTERM or SIGINT it stops accepting connections and
-// gives in-flight requests SHUTDOWN_TIMEOUT to finish. It logs JSON to stdout.
+// gives in-flight requests SHUTDOWN_TIMEOUT to finish. It serves Prometheus metrics at /metrics and
+// logs JSON to stdout (LOG_FORMAT=text for text), with correlation and trace IDs on each request's
+// lines. It traces with OpenTelemetry when the standard OTEL_* variables ask (OTEL_TRACES_EXPORTER or
+// OTEL_EXPORTER_OTLP_ENDPOINT; see internal/telemetry), and records each command's trace context in
+// the metadata of the events it writes.
 //
 // Exit status: 0 after a clean shutdown, 1 when it fails, 2 for a bad configuration.
 package main
@@ -30,6 +34,7 @@ import (
 	"github.com/orderflow/orderflow/internal/idempotency"
 	"github.com/orderflow/orderflow/internal/resilience"
 	"github.com/orderflow/orderflow/internal/serve"
+	"github.com/orderflow/orderflow/internal/telemetry"
 	"github.com/orderflow/orderflow/migrations"
 )
 
@@ -43,7 +48,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "command-api: invalid configuration: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 		os.Exit(2)
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := telemetry.NewLogger(os.Stdout, cfg.LogFormat, cfg.LogLevel)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -68,6 +73,20 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	tracing, err := telemetry.NewTracing(ctx, "command-api", os.Getenv)
+	if err != nil {
+		return err
+	}
+	defer tracing.Stop(5*time.Second, log)
+	reg := telemetry.NewRegistry()
+	storeMetrics, err := backend.NewStoreMetrics(reg)
+	if err != nil {
+		return err
+	}
+	apiMetrics, err := commandapi.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
 	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
 	defer cancel()
 
@@ -82,6 +101,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 
 	store, closeStore, err := backend.Open(startCtx, cfg.EventStoreURL, backend.Options{
 		Logger: log, Timeout: cfg.StoreTimeout, MaxConns: cfg.EventStoreMaxConns, NotifyAppends: true,
+		TracerProvider: tracing.Provider, Metrics: storeMetrics,
 	})
 	if err != nil {
 		return fmt.Errorf("open event store: %w", err)
@@ -97,6 +117,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	poolCfg.MaxConns = cfg.DatabaseMaxConns
+	if tracing.Enabled {
+		poolCfg.ConnConfig.Tracer = telemetry.PgxTracer(tracing.Provider)
+	}
 	pool, err := pgxpool.NewWithConfig(startCtx, poolCfg)
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
@@ -114,6 +137,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		RequestTimeout: cfg.RequestTimeout,
 		Guard:          cfg.Guard,
 		Logger:         log,
+		TracerProvider: tracing.Provider,
+		Metrics:        apiMetrics,
 	})
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -121,7 +146,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           telemetry.WithMetrics(api, reg, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       cfg.RequestTimeout,
 		// A request may run for RequestTimeout before its response is written.

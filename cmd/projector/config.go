@@ -12,6 +12,7 @@ import (
 	"github.com/orderflow/orderflow/internal/backend"
 	"github.com/orderflow/orderflow/internal/envconfig"
 	"github.com/orderflow/orderflow/internal/serve"
+	"github.com/orderflow/orderflow/internal/telemetry"
 	"github.com/orderflow/orderflow/projections"
 )
 
@@ -31,6 +32,7 @@ type config struct {
 	EventStoreMaxConns int32      // EVENTSTORE_MAX_CONNS, default 8
 	DatabaseMaxConns   int32      // DATABASE_MAX_CONNS, default 10 (plus one per owned projection for its lock)
 	LogLevel           slog.Level // LOG_LEVEL, default info
+	LogFormat          string     // LOG_FORMAT, default json; text for people
 	// RebuildOnStart (REBUILD_ON_START, default blue-green) is what happens to a projection whose code
 	// has a newer schema version than its tables: "blue-green" builds the new version beside the live
 	// copy, which serves until the switch; "off" leaves it until someone runs `projector rebuild`.
@@ -55,6 +57,7 @@ func loadConfig(getenv func(string) string, hostname string, pid int) (config, e
 		EventStoreMaxConns: int32(p.Int("EVENTSTORE_MAX_CONNS", 8, 10_000)),
 		DatabaseMaxConns:   int32(p.Int("DATABASE_MAX_CONNS", 10, 10_000)),
 		LogLevel:           p.Level("LOG_LEVEL", slog.LevelInfo),
+		LogFormat:          p.String("LOG_FORMAT", telemetry.LogJSON),
 		RebuildOnStart:     projections.RebuildMode(p.String("REBUILD_ON_START", string(projections.RebuildBlueGreen))),
 		RebuildBatchSize:   p.Int("REBUILD_BATCH_SIZE", 5000, 100_000),
 		PprofAddr:          p.String("PPROF_ADDR", ""),
@@ -92,6 +95,9 @@ func (c config) Validate() error {
 	}
 	if c.ProjectorID == "" {
 		bad("PROJECTOR_ID", "must not be empty")
+	}
+	if !telemetry.ValidLogFormat(c.LogFormat) {
+		bad("LOG_FORMAT", "want %q or %q, got %q", telemetry.LogJSON, telemetry.LogText, c.LogFormat)
 	}
 	if _, err := projections.ParseRebuildMode(string(c.RebuildOnStart)); err != nil {
 		bad("REBUILD_ON_START", "%v", err)

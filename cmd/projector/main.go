@@ -10,8 +10,11 @@
 // or kurrentdb://). At start-up it applies the read-model migrations, and the event-store ones when
 // the events are in PostgreSQL, since it may start before the command API. With a PostgreSQL event
 // store it LISTENs for append notifications and wakes at once; otherwise it polls every
-// POLL_INTERVAL. It serves /healthz, /readyz and /metrics on HTTP_ADDR and logs JSON to stdout. Any
-// number of projectors may run: each projection is run by one of them at a time.
+// POLL_INTERVAL. It serves /healthz, /readyz and /metrics on HTTP_ADDR and logs JSON to stdout
+// (LOG_FORMAT=text for text). It traces with OpenTelemetry when the standard OTEL_* variables ask
+// (OTEL_TRACES_EXPORTER or OTEL_EXPORTER_OTLP_ENDPOINT; see internal/telemetry): a span per batch,
+// linked to the spans of the commands that wrote its events. Any number of projectors may run: each
+// projection is run by one of them at a time.
 //
 // A rebuild builds a new copy of a projection from the start of the log in a schema of its own while
 // the live copy keeps serving and following the log, and then switches to it in one transaction
@@ -43,12 +46,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/orderflow/orderflow/eventstore/postgres"
 	"github.com/orderflow/orderflow/internal/backend"
 	"github.com/orderflow/orderflow/internal/serve"
+	"github.com/orderflow/orderflow/internal/telemetry"
 	"github.com/orderflow/orderflow/migrations"
 	"github.com/orderflow/orderflow/projections"
 )
@@ -96,7 +98,7 @@ func daemon() int {
 		fmt.Fprintln(os.Stderr, "projector: invalid configuration: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 		return 2
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := telemetry.NewLogger(os.Stdout, cfg.LogFormat, cfg.LogLevel)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -121,6 +123,16 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	tracing, err := telemetry.NewTracing(ctx, "projector", os.Getenv)
+	if err != nil {
+		return err
+	}
+	defer tracing.Stop(5*time.Second, log)
+	reg := telemetry.NewRegistry()
+	storeMetrics, err := backend.NewStoreMetrics(reg)
+	if err != nil {
+		return err
+	}
 	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
 	defer cancel()
 
@@ -134,6 +146,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	store, closeStore, err := backend.Open(startCtx, cfg.EventStoreURL, backend.Options{
 		Logger: log, Timeout: cfg.StoreTimeout, MaxConns: cfg.EventStoreMaxConns,
+		TracerProvider: tracing.Provider, Metrics: storeMetrics,
 	})
 	if err != nil {
 		return fmt.Errorf("open event store: %w", err)
@@ -145,15 +158,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	poolCfg.MaxConns = cfg.DatabaseMaxConns
+	if tracing.Enabled {
+		poolCfg.ConnConfig.Tracer = telemetry.PgxTracer(tracing.Provider)
+	}
 	pool, err := pgxpool.NewWithConfig(startCtx, poolCfg)
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
 	defer pool.Close()
 
-	// A registry of our own rather than the global default: nothing registers behind our back.
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics, err := projections.NewMetrics(reg)
 	if err != nil {
 		return err
@@ -175,16 +188,17 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		waker = projections.WakeChan(wakeups)
 	}
 	runner, err := projections.NewRunner(projections.Config{
-		Store:        store,
-		DB:           pool,
-		Projections:  projections.All(),
-		Owner:        cfg.ProjectorID,
-		Waker:        waker,
-		Metrics:      metrics,
-		Logger:       log,
-		BatchSize:    cfg.BatchSize,
-		PollInterval: cfg.PollInterval,
-		Timeout:      cfg.StoreTimeout,
+		Store:          store,
+		DB:             pool,
+		Projections:    projections.All(),
+		Owner:          cfg.ProjectorID,
+		Waker:          waker,
+		Metrics:        metrics,
+		Logger:         log,
+		TracerProvider: tracing.Provider,
+		BatchSize:      cfg.BatchSize,
+		PollInterval:   cfg.PollInterval,
+		Timeout:        cfg.StoreTimeout,
 
 		RebuildOnStart:   cfg.RebuildOnStart,
 		RebuildBatchSize: cfg.RebuildBatchSize,
@@ -241,7 +255,7 @@ func handler(reg *prometheus.Registry, pool *pgxpool.Pool, runner *projections.R
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": checks})
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
+	mux.Handle("GET /metrics", telemetry.MetricsHandler(reg, log))
 	return mux
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/orderflow/orderflow/internal/envconfig"
 	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/serve"
+	"github.com/orderflow/orderflow/internal/telemetry"
 )
 
 // config is the service's whole configuration, read from the environment once at start-up.
@@ -44,6 +45,7 @@ type config struct {
 	// DatabaseMaxConns (DATABASE_MAX_CONNS, default 32) caps the pool; the LISTEN connection is extra.
 	DatabaseMaxConns int32
 	LogLevel         slog.Level // LOG_LEVEL, default info
+	LogFormat        string     // LOG_FORMAT, default json; text for people
 	// Guard is authentication (AUTH, on by default: AUTH_HMAC_SECRET or AUTH_PUBLIC_KEY_FILE, and
 	// AUTH_ISSUER, AUTH_AUDIENCE), the bound on requests in flight (MAX_IN_FLIGHT, default 512) and
 	// each client's rate limit (RATE_LIMIT per second, default 100, or off; RATE_BURST, default twice
@@ -67,6 +69,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		CacheSize:        p.Int("CACHE_SIZE", 10_000, 10_000_000),
 		DatabaseMaxConns: int32(p.Int("DATABASE_MAX_CONNS", 32, 10_000)),
 		LogLevel:         p.Level("LOG_LEVEL", slog.LevelInfo),
+		LogFormat:        p.String("LOG_FORMAT", telemetry.LogJSON),
 		PprofAddr:        p.String("PPROF_ADDR", ""),
 
 		StoreTimeout:       p.Duration("STORE_TIMEOUT", 5*time.Second),
@@ -113,6 +116,9 @@ func (c config) Validate() error {
 	}
 	if c.RequestTimeout <= c.MaxWait {
 		bad("REQUEST_TIMEOUT", "must be longer than MAX_WAIT (%v), which a request may spend waiting", c.MaxWait)
+	}
+	if !telemetry.ValidLogFormat(c.LogFormat) {
+		bad("LOG_FORMAT", "want %q or %q, got %q", telemetry.LogJSON, telemetry.LogText, c.LogFormat)
 	}
 	if c.PprofAddr != "" {
 		if err := serve.CheckPprofAddr(c.PprofAddr); err != nil {

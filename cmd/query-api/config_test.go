@@ -23,7 +23,7 @@ func TestLoadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.HTTPAddr != ":8081" || cfg.EventStoreURL != db || cfg.MaxWait != 5*time.Second ||
-		cfg.RequestTimeout != 10*time.Second || cfg.CacheTTL != time.Second || cfg.CacheSize != 10_000 {
+		cfg.RequestTimeout != 10*time.Second || cfg.CacheTTL != time.Second || cfg.CacheSize != 10_000 || cfg.LogFormat != "json" {
 		t.Errorf("defaults: %+v", cfg)
 	}
 	if cfg.StoreTimeout != 5*time.Second || cfg.BreakerFailures != 5 || cfg.BreakerOpenFor != 10*time.Second {
@@ -54,6 +54,7 @@ func TestLoadConfig(t *testing.T) {
 		"missing key file":    {map[string]string{"DATABASE_URL": db, "AUTH": "on", "AUTH_PUBLIC_KEY_FILE": "/nonexistent.pem"}, []string{"AUTH_PUBLIC_KEY_FILE"}},
 		"bad rate limit":      {map[string]string{"DATABASE_URL": db, "RATE_LIMIT": "fast", "MAX_IN_FLIGHT": "0"}, []string{"RATE_LIMIT", "MAX_IN_FLIGHT"}},
 		"pprof off loopback":  {map[string]string{"DATABASE_URL": db, "PPROF_ADDR": ":6060"}, []string{"PPROF_ADDR"}},
+		"log format":          {map[string]string{"DATABASE_URL": db, "LOG_FORMAT": "xml"}, []string{"LOG_FORMAT"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := loadConfig(getenv(tt.env))

@@ -9,7 +9,9 @@
 // when the store is PostgreSQL; it holds one extra connection that LISTENs for the projector's
 // progress. On SIGTERM or
 // SIGINT it stops accepting connections and gives in-flight requests SHUTDOWN_TIMEOUT to finish. It
-// logs JSON to stdout and prints nothing else there.
+// serves Prometheus metrics at /metrics, and logs JSON to stdout (LOG_FORMAT=text for text) and
+// prints nothing else there. It traces with OpenTelemetry when the standard OTEL_* variables ask
+// (OTEL_TRACES_EXPORTER or OTEL_EXPORTER_OTLP_ENDPOINT; see internal/telemetry).
 //
 // Exit status: 0 after a clean shutdown, 1 when it fails, 2 for a bad configuration.
 package main
@@ -35,6 +37,7 @@ import (
 	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
 	"github.com/orderflow/orderflow/internal/resilience"
 	"github.com/orderflow/orderflow/internal/serve"
+	"github.com/orderflow/orderflow/internal/telemetry"
 	"github.com/orderflow/orderflow/migrations"
 )
 
@@ -48,7 +51,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "query-api: invalid configuration: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 		os.Exit(2)
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := telemetry.NewLogger(os.Stdout, cfg.LogFormat, cfg.LogLevel)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -63,6 +66,20 @@ func main() {
 // run builds the service, serves until ctx ends, and shuts down.
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	kind, err := backend.KindOf(cfg.EventStoreURL)
+	if err != nil {
+		return err
+	}
+	tracing, err := telemetry.NewTracing(ctx, "query-api", os.Getenv)
+	if err != nil {
+		return err
+	}
+	defer tracing.Stop(5*time.Second, log)
+	reg := telemetry.NewRegistry()
+	apiMetrics, err := queryapi.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	storeMetrics, err := backend.NewStoreMetrics(reg)
 	if err != nil {
 		return err
 	}
@@ -86,6 +103,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	events, closeEvents, err := backend.Open(startCtx, cfg.EventStoreURL, backend.Options{
 		Logger: log, Timeout: cfg.StoreTimeout, MaxConns: cfg.EventStoreMaxConns,
+		TracerProvider: tracing.Provider, Metrics: storeMetrics,
 	})
 	if err != nil {
 		return fmt.Errorf("open event store: %w", err)
@@ -100,6 +118,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	poolCfg.MaxConns = cfg.DatabaseMaxConns
+	if tracing.Enabled {
+		poolCfg.ConnConfig.Tracer = telemetry.PgxTracer(tracing.Provider)
+	}
 	pool, err := pgxpool.NewWithConfig(startCtx, poolCfg)
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
@@ -127,6 +148,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		CacheSize:      cfg.CacheSize,
 		Guard:          cfg.Guard,
 		Logger:         log,
+		TracerProvider: tracing.Provider,
+		Metrics:        apiMetrics,
 	})
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -134,7 +157,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           telemetry.WithMetrics(api, reg, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       cfg.RequestTimeout,
 		// A request may run for RequestTimeout before its response is written.

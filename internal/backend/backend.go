@@ -18,10 +18,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderflow/orderflow/eventstore"
 	"github.com/orderflow/orderflow/eventstore/esdb"
 	"github.com/orderflow/orderflow/eventstore/postgres"
+	"github.com/orderflow/orderflow/internal/telemetry"
 )
 
 // Kind is a family of event-store backends.
@@ -98,22 +100,30 @@ type Options struct {
 	// NotifyAppends makes a PostgreSQL store announce its appends on postgres.AppendedChannel, so
 	// that projectors wake at once instead of at their next poll. Writers set it; readers need not.
 	NotifyAppends bool
+	// TracerProvider traces the store's calls made under a span of the caller, and the PostgreSQL
+	// pool's queries; nil traces nothing.
+	TracerProvider trace.TracerProvider
+	// Metrics receives the store's metrics (NewStoreMetrics); nil keeps none.
+	Metrics *StoreMetrics
 }
 
 // Open connects to the event store at url and returns it with a function that releases its
-// connections. It fails if the store cannot be reached within ctx's deadline; such failures wrap
+// connections. The store is traced and measured as opts say, the same way for every backend. It fails if the store cannot be reached within ctx's deadline; such failures wrap
 // eventstore.ErrUnavailable.
 func Open(ctx context.Context, url string, opts Options) (eventstore.Store, func(), error) {
 	kind, err := KindOf(url)
 	if err != nil {
 		return nil, nil, err
 	}
-	switch kind {
-	case Postgres:
-		return openPostgres(ctx, url, opts)
-	default:
-		return openESDB(ctx, url, opts)
+	open := openESDB
+	if kind == Postgres {
+		open = openPostgres
 	}
+	store, closeStore, err := open(ctx, url, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return observe(store, kind, opts.TracerProvider, opts.Metrics), closeStore, nil
 }
 
 func openPostgres(ctx context.Context, url string, opts Options) (eventstore.Store, func(), error) {
@@ -124,6 +134,9 @@ func openPostgres(ctx context.Context, url string, opts Options) (eventstore.Sto
 	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
+	}
+	if opts.TracerProvider != nil {
+		cfg.ConnConfig.Tracer = telemetry.PgxTracer(opts.TracerProvider)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

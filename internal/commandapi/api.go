@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/command"
@@ -50,6 +52,11 @@ type Config struct {
 	// Guard bounds requests in flight, authenticates and rate-limits (zero: none of these).
 	Guard  httpapi.Guard
 	Logger *slog.Logger
+	// TracerProvider makes the requests' server spans; nil makes none, yet passes callers' trace
+	// context on into event metadata.
+	TracerProvider trace.TracerProvider
+	// Metrics receives the API's metrics; nil keeps them unregistered.
+	Metrics *Metrics
 }
 
 // New returns the API's handler, with its routes and middleware.
@@ -64,6 +71,11 @@ func New(cfg Config) *echo.Echo {
 		cfg.RequestTimeout = 10 * time.Second
 	}
 
+	if cfg.Metrics == nil {
+		// A fresh registry cannot refuse them.
+		cfg.Metrics, _ = NewMetrics(prometheus.NewRegistry())
+	}
+
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpapi.NewErrorHandler(cfg.Logger)
@@ -71,6 +83,8 @@ func New(cfg Config) *echo.Echo {
 	// from a loopback or private address: a client cannot pick its own rate-limit bucket.
 	e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	e.Use(
+		httpapi.Trace(cfg.TracerProvider),
+		cfg.Metrics.http.Middleware(),
 		httpapi.AccessLog(cfg.Logger),
 		httpapi.RequestMeta(),
 		httpapi.Timeout(cfg.RequestTimeout),
@@ -85,17 +99,18 @@ func New(cfg Config) *echo.Echo {
 	}
 	json := httpapi.RequireJSON()
 
-	e.POST("/orders", h.createOrder, json, once)
-	e.POST("/orders/:id/items", h.addItem, json, once)
-	e.DELETE("/orders/:id/items/:sku", h.removeItem, once)
-	e.PUT("/orders/:id/shipping-address", h.setShippingAddress, json, once)
-	e.POST("/orders/:id/place", h.placeOrder, once)
-	e.POST("/orders/:id/payments", h.payOrder, json, once)
+	count := cfg.Metrics.count
+	e.POST("/orders", h.createOrder, count("CreateOrder"), json, once)
+	e.POST("/orders/:id/items", h.addItem, count("AddItem"), json, once)
+	e.DELETE("/orders/:id/items/:sku", h.removeItem, count("RemoveItem"), once)
+	e.PUT("/orders/:id/shipping-address", h.setShippingAddress, count("SetShippingAddress"), json, once)
+	e.POST("/orders/:id/place", h.placeOrder, count("PlaceOrder"), once)
+	e.POST("/orders/:id/payments", h.payOrder, count("PayOrder"), json, once)
 	// Shipping is the shop's business, not the customer's.
 	staff := auth.RequireRole(auth.Staff)
-	e.POST("/orders/:id/shipments", h.shipOrder, staff, json, once)
-	e.POST("/orders/:id/deliver", h.deliverOrder, staff, once)
-	e.POST("/orders/:id/cancel", h.cancelOrder, json, once)
+	e.POST("/orders/:id/shipments", h.shipOrder, count("ShipOrder"), staff, json, once)
+	e.POST("/orders/:id/deliver", h.deliverOrder, count("DeliverOrder"), staff, once)
+	e.POST("/orders/:id/cancel", h.cancelOrder, count("CancelOrder"), json, once)
 
 	e.GET("/healthz", httpapi.Healthz)
 	e.GET("/readyz", httpapi.Readyz(cfg.Ready, cfg.ReadyTimeout, cfg.Logger))

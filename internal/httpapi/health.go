@@ -38,7 +38,7 @@ func Readyz(checks map[string]Check, timeout time.Duration, log *slog.Logger) ec
 				if err != nil {
 					ready = false
 					results[name] = "unavailable"
-					log.WarnContext(ctx, "readiness check failed", "check", name, "correlation_id", CorrelationID(c), "error", err)
+					log.WarnContext(ctx, "readiness check failed", "check", name, "error", err)
 					return
 				}
 				results[name] = "ok"

@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+
+	"github.com/orderflow/orderflow/internal/telemetry"
 )
 
 // Request headers this package reads.
@@ -28,8 +30,6 @@ const AnonymousActor = "anonymous"
 const (
 	keyCorrelationID = "httpapi.correlation_id"
 	keyActor         = "httpapi.actor"
-	keyTraceParent   = "httpapi.traceparent"
-	keyTraceState    = "httpapi.tracestate"
 )
 
 // CorrelationID returns the request's correlation ID, set by RequestMeta ("" before it ran).
@@ -38,21 +38,22 @@ func CorrelationID(c echo.Context) string { s, _ := c.Get(keyCorrelationID).(str
 // Actor returns who sent the request: X-Actor until there is authentication, else "anonymous".
 func Actor(c echo.Context) string { s, _ := c.Get(keyActor).(string); return s }
 
-// TraceContext returns the request's W3C trace context headers, or "" where absent or invalid.
+// TraceContext returns the W3C trace context of the request's span (see Trace), or "" without one.
+// With tracing off, that is the caller's own traceparent and tracestate, passed on as sent when
+// valid.
 func TraceContext(c echo.Context) (traceparent, tracestate string) {
-	tp, _ := c.Get(keyTraceParent).(string)
-	ts, _ := c.Get(keyTraceState).(string)
-	return tp, ts
+	return telemetry.Inject(c.Request().Context())
 }
 
 // RequestMeta reads where a request comes from:
 //
 //   - X-Correlation-ID (1 to 128 visible ASCII characters), or a new UUID when absent; echoed in the
 //     response either way;
-//   - X-Actor (1 to 128 printable ASCII characters), "anonymous" when absent;
-//   - traceparent and tracestate, kept as sent when valid. Invalid ones are dropped rather than
-//     refused: the W3C Trace Context spec says a receiver starts a new trace then, and a tracing bug
-//     in a caller should not fail its orders.
+//   - X-Actor (1 to 128 printable ASCII characters), "anonymous" when absent.
+//
+// The correlation ID also goes into the request's context, for the logs (telemetry.WithCorrelationID).
+// Trace context is Trace's business: an invalid traceparent is dropped rather than refused, as the
+// W3C Trace Context spec asks, so that a tracing bug in a caller does not fail its orders.
 //
 // A malformed X-Correlation-ID or X-Actor is a 400.
 func RequestMeta() echo.MiddlewareFunc {
@@ -70,6 +71,7 @@ func RequestMeta() echo.MiddlewareFunc {
 				id = uuid.NewString()
 			}
 			c.Set(keyCorrelationID, id)
+			c.SetRequest(c.Request().WithContext(telemetry.WithCorrelationID(c.Request().Context(), id)))
 			c.Response().Header().Set(HeaderCorrelationID, id)
 
 			actor := h.Get(HeaderActor)
@@ -81,12 +83,6 @@ func RequestMeta() echo.MiddlewareFunc {
 			}
 			c.Set(keyActor, actor)
 
-			if tp := h.Get(HeaderTraceParent); validTraceParent(tp) {
-				c.Set(keyTraceParent, tp)
-				if ts := h.Get(HeaderTraceState); validTraceState(ts) {
-					c.Set(keyTraceState, ts)
-				}
-			}
 			if err := bad.Err(); err != nil {
 				return err
 			}
@@ -109,42 +105,8 @@ func validToken(s string, max int, spaces bool) bool {
 	return true
 }
 
-// validTraceParent checks the W3C traceparent format "vv-<32 hex>-<16 hex>-ff", lower-case hex, with
-// version ff and all-zero IDs invalid. Versions above 00 may append fields, which are allowed.
-func validTraceParent(s string) bool {
-	if len(s) < 55 || s[2] != '-' || s[35] != '-' || s[52] != '-' {
-		return false
-	}
-	version, traceID, parentID, flags := s[0:2], s[3:35], s[36:52], s[53:55]
-	if !lowerHex(version) || version == "ff" || !lowerHex(traceID) || !lowerHex(parentID) || !lowerHex(flags) {
-		return false
-	}
-	if traceID == "00000000000000000000000000000000" || parentID == "0000000000000000" {
-		return false
-	}
-	if version == "00" {
-		return len(s) == 55
-	}
-	return len(s) == 55 || s[55] == '-'
-}
-
-func lowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// validTraceState is a light check of tracestate: at most 512 characters of printable ASCII, as the
-// W3C spec bounds it. Its list members are for tracing systems to parse.
-func validTraceState(s string) bool {
-	return s != "" && validToken(s, 512, true)
-}
-
-// AccessLog logs one line per request, once its response is written: correlation ID, method, route,
-// status, latency and size. It hands a handler's error to the error handler itself, so that the
+// AccessLog logs one line per request, once its response is written: method, route, status, latency
+// and size, with the correlation and trace IDs the logger's handler takes from the context. It hands a handler's error to the error handler itself, so that the
 // line has the final status, and turns a panic into a 500.
 func AccessLog(log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -160,7 +122,6 @@ func AccessLog(log *slog.Logger) echo.MiddlewareFunc {
 				level = slog.LevelWarn // the error handler logged the cause
 			}
 			log.LogAttrs(req.Context(), level, "request",
-				slog.String("correlation_id", CorrelationID(c)),
 				slog.String("method", req.Method),
 				slog.String("route", c.Path()),
 				slog.String("path", req.URL.Path),

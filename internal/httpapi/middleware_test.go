@@ -16,7 +16,7 @@ func newEcho(h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Echo {
 	log := slog.New(slog.DiscardHandler)
 	e := echo.New()
 	e.HTTPErrorHandler = NewErrorHandler(log)
-	e.Use(AccessLog(log), RequestMeta())
+	e.Use(Trace(nil), AccessLog(log), RequestMeta())
 	e.POST("/x", h, m...)
 	return e
 }

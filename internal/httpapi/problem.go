@@ -194,6 +194,12 @@ func classify(err error, table []kind) (Problem, time.Duration) {
 	return statusProblem(http.StatusInternalServerError, "The request failed; the error has been logged."), 0
 }
 
+// StatusOf returns the HTTP status the error handler answers err with.
+func StatusOf(err error) int {
+	p, _ := classify(err, problemKinds())
+	return p.Status
+}
+
 // statusProblem is the problem of a plain HTTP status, with a type named after the status.
 func statusProblem(status int, detail string) Problem {
 	text := http.StatusText(status)
@@ -208,7 +214,8 @@ func statusProblem(status int, detail string) Problem {
 }
 
 // NewErrorHandler returns echo's HTTPErrorHandler for the platform's APIs: it writes err as a problem
-// response. Server errors are logged with the request's correlation ID and answered without details.
+// response. Server errors are logged (with the correlation and trace IDs the logger's handler takes from
+// the request's context) and answered without details.
 func NewErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	table := problemKinds()
 	return func(err error, c echo.Context) {
@@ -223,15 +230,14 @@ func NewErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			if p.Status == http.StatusServiceUnavailable {
 				level = slog.LevelWarn
 			}
-			log.Log(c.Request().Context(), level, "request failed",
-				"correlation_id", CorrelationID(c), "method", c.Request().Method, "route", c.Path(), "error", err.Error())
+			log.Log(c.Request().Context(), level, "request failed", "method", c.Request().Method, "route", c.Path(), "error", err.Error())
 		}
 		if retry > 0 {
 			// Whole seconds, rounded up: Retry-After has no fractions, and 0 would invite a busy loop.
 			c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
 		}
 		if werr := WriteProblem(c, p); werr != nil {
-			log.Warn("write problem response", "correlation_id", CorrelationID(c), "error", werr)
+			log.WarnContext(c.Request().Context(), "write problem response", "error", werr)
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/orderflow/orderflow/internal/command"
 	"github.com/orderflow/orderflow/internal/idempotency"
 	"github.com/orderflow/orderflow/internal/resilience"
+	"github.com/orderflow/orderflow/internal/telemetry"
 )
 
 // serve runs one request through an echo with the error handler and the given handler.
@@ -29,7 +30,7 @@ func serve(t *testing.T, h echo.HandlerFunc, logs io.Writer) *httptest.ResponseR
 	if logs == nil {
 		logs = io.Discard
 	}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
+	log := slog.New(telemetry.NewContextHandler(slog.NewJSONHandler(logs, nil)))
 	e := echo.New()
 	e.HTTPErrorHandler = NewErrorHandler(log)
 	e.Use(AccessLog(log), RequestMeta())

@@ -29,6 +29,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderflow/orderflow/eventstore"
 	"github.com/orderflow/orderflow/internal/auth"
@@ -98,6 +100,10 @@ type Config struct {
 	// Guard bounds requests in flight, authenticates and rate-limits (zero: none of these).
 	Guard  httpapi.Guard
 	Logger *slog.Logger
+	// TracerProvider makes the requests' server spans; nil makes none.
+	TracerProvider trace.TracerProvider
+	// Metrics receives the API's metrics; nil keeps them unregistered.
+	Metrics *Metrics
 }
 
 // New returns the API's handler, with its routes and middleware.
@@ -124,12 +130,19 @@ func New(cfg Config) *echo.Echo {
 		cfg.CacheSize = 10_000
 	}
 
+	if cfg.Metrics == nil {
+		// A fresh registry cannot refuse them.
+		cfg.Metrics, _ = NewMetrics(prometheus.NewRegistry())
+	}
+
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpapi.NewErrorHandler(cfg.Logger)
 	// X-Forwarded-For is trusted only from loopback and private addresses (the load balancer).
 	e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	e.Use(
+		httpapi.Trace(cfg.TracerProvider),
+		cfg.Metrics.http.Middleware(),
 		httpapi.AccessLog(cfg.Logger),
 		httpapi.RequestMeta(),
 		httpapi.Timeout(cfg.RequestTimeout),
@@ -143,7 +156,9 @@ func New(cfg Config) *echo.Echo {
 		maxWait:      cfg.MaxWait,
 		events:       cfg.Events,
 		storeTimeout: cfg.StoreTimeout,
+		metrics:      cfg.Metrics,
 	}
+	h.orders.lookups = cfg.Metrics.cacheLookup
 	e.GET("/orders/:id", h.getOrder)
 	e.GET("/orders/:id/history", h.orderHistory)
 	e.GET("/orders/:id/timeline", h.orderTimeline)

@@ -40,6 +40,7 @@ type orderCache struct {
 	size    int
 	timeout time.Duration // of a load, which outlives the request that started it
 	now     func() time.Time
+	lookups func(hit bool) // counts lookups when set
 
 	flights singleflight.Group
 
@@ -77,7 +78,11 @@ func newOrderCache(source orderSource, ttl time.Duration, size int, timeout time
 // get returns order id as of a position at or after min, with that position. A missing order is an
 // error wrapping domain.ErrOrderNotFound, returned with the position.
 func (c *orderCache) get(ctx context.Context, id uuid.UUID, min eventstore.Position) (*readmodel.Order, eventstore.Position, error) {
-	if e, ok := c.lookup(id, min); ok {
+	e, hit := c.lookup(id, min)
+	if c.lookups != nil {
+		c.lookups(hit)
+	}
+	if hit {
 		return e.order, e.pos, nil
 	}
 	// A load that started before the projection reached min may return older data. One started after

@@ -77,7 +77,9 @@ func (h *handlers) await(c echo.Context, cons consistency, projection string) er
 	if !cons.wait {
 		return nil
 	}
+	began := time.Now()
 	pos, err := h.progress.Wait(c.Request().Context(), projection, cons.min, cons.patience)
+	h.metrics.waited(projection, began, err)
 	if errors.Is(err, readmodel.ErrNotReached) {
 		setPosition(c, pos)
 	}

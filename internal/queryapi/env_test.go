@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/eventstore/postgres"
 	"github.com/orderflow/orderflow/internal/httpapi"
@@ -33,6 +34,7 @@ type env struct {
 	api     *echo.Echo
 	broker  *readmodel.Broker
 	queries *atomic.Int64 // statements the Store has sent
+	metrics *prometheus.Registry
 	events  *postgres.Store
 }
 
@@ -74,8 +76,13 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, pool: pool, broker: broker, queries: counter.n, events: events}
+	e := &env{t: t, pool: pool, broker: broker, queries: counter.n, events: events, metrics: prometheus.NewRegistry()}
+	metrics, err := NewMetrics(e.metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.api = New(Config{
+		Metrics:    metrics,
 		ReadModels: store,
 		Progress:   broker,
 		Events:     events,

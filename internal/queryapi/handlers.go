@@ -27,6 +27,7 @@ type handlers struct {
 	// events and storeTimeout serve the audit trail (history.go).
 	events       streamReader
 	storeTimeout time.Duration
+	metrics      *Metrics
 }
 
 // Response bodies that are more than a view.

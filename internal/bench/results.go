@@ -1,0 +1,237 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Results are one run's figures, as printed and as written to JSON.
+type Results struct {
+	Started     time.Time   `json:"started"`
+	Mode        string      `json:"mode"` // "quick" or "full"
+	StepSeconds float64     `json:"step_seconds"`
+	Environment Environment `json:"environment"`
+	Baseline    Baseline    `json:"baseline"`
+	Append      []Measured  `json:"append"`   // the event store alone, in process; baseline: Insert
+	Commands    []Measured  `json:"commands"` // over HTTP; baseline: Command
+	Queries     []Measured  `json:"queries"`  // GET /orders/{id}; baseline: SelectOnly
+	Lag         *Lag        `json:"lag,omitempty"`
+	Projection  Projection  `json:"projection"`
+	// PeakRSSMiB is each service's peak resident set (VmHWM) over the whole run.
+	PeakRSSMiB map[string]float64 `json:"peak_rss_mib"`
+	Notes      []string           `json:"notes,omitempty"`
+}
+
+// Environment is what the figures depend on besides the code.
+type Environment struct {
+	Go             string            `json:"go"`
+	PostgreSQL     string            `json:"postgresql"`
+	CPU            string            `json:"cpu"`
+	CPUs           int               `json:"cpus"`
+	OS             string            `json:"os"`
+	ServerSettings map[string]string `json:"server_settings"`
+}
+
+// Baseline is what PostgreSQL does on its own, measured with pgbench in the same run.
+type Baseline struct {
+	// Insert: one transaction inserting one event-shaped row (bench/insert.sql).
+	Insert []Point `json:"insert"`
+	// Command: read a 10-event stream and insert one event, in one transaction (bench/command.sql).
+	Command []Point `json:"command"`
+	// SelectOnly: pgbench -S, one primary-key read per transaction.
+	SelectOnly []Point `json:"select_only"`
+}
+
+// Point is a pgbench figure at a client count.
+type Point struct {
+	Clients int `json:"clients"`
+	PgbenchResult
+}
+
+// TPSAt returns the transactions per second at clients, or 0 when not measured.
+func TPSAt(points []Point, clients int) float64 {
+	for _, p := range points {
+		if p.Clients == clients {
+			return p.TPS
+		}
+	}
+	return 0
+}
+
+// Measured is one of our figures at a client count, next to its baseline.
+type Measured struct {
+	Clients  int     `json:"clients"`
+	Rate     float64 `json:"per_second"`
+	Errors   int     `json:"errors"`
+	FirstErr string  `json:"first_error,omitempty"`
+	Latency  Summary `json:"latency"`
+	Baseline float64 `json:"baseline_tps"`
+	Ratio    float64 `json:"ratio"` // Rate / Baseline; 0 when there is no baseline
+	// RatioInsert, for commands, is the ratio to the one-row insert baseline as well.
+	RatioInsert float64 `json:"ratio_to_insert,omitempty"`
+}
+
+// NewMeasured turns a load's result into a figure with its ratio to baseline.
+func NewMeasured(clients int, r LoadResult, baseline float64) Measured {
+	m := Measured{Clients: clients, Rate: round(r.Rate(), 1), Errors: r.Errors, Latency: r.Latencies.Summary(),
+		Baseline: baseline, Ratio: Ratio(r.Rate(), baseline)}
+	if r.FirstErr != nil {
+		m.FirstErr = r.FirstErr.Error()
+	}
+	return m
+}
+
+// Ratio is ours/baseline to three decimals, or 0 when there is no baseline.
+func Ratio(ours, baseline float64) float64 {
+	if baseline <= 0 {
+		return 0
+	}
+	return round(ours/baseline, 3)
+}
+
+func round(x float64, decimals int) float64 {
+	p := math.Pow(10, float64(decimals))
+	return math.Round(x*p) / p
+}
+
+// Lag is the end-to-end lag at a paced command rate: from a command's 2xx to the query API
+// showing its effect.
+type Lag struct {
+	Rate     float64  `json:"commands_per_second"` // the pace asked for: half the best command rate unless set
+	Commands Measured `json:"commands"`            // the commands themselves at that pace
+	// WithMinPosition: one GET with X-Min-Position, which waits for the projection.
+	WithMinPosition Summary `json:"with_min_position"`
+	// Polling: GETs without it, repeated until the new version shows (the cache included).
+	Polling      Summary `json:"polling"`
+	PollingFails int     `json:"polling_not_seen"`
+}
+
+// Projection is the projector's throughput.
+type Projection struct {
+	// LiveEventsPerSec is the events the projector applied per second, summed over its projections,
+	// while the heaviest command load ran: bounded by the command rate, not by the projector.
+	LiveEventsPerSec float64 `json:"live_events_per_second"`
+	// Rebuild is empty when it was not measured; RebuildNote says why.
+	Rebuild     *Rebuild `json:"rebuild,omitempty"`
+	RebuildNote string   `json:"rebuild_note,omitempty"`
+}
+
+// Rebuild is a projection rebuilt from a pre-loaded log.
+type Rebuild struct {
+	Events       int     `json:"events"`
+	EventsPerSec float64 `json:"events_per_second"`
+	PeakRSSMiB   float64 `json:"peak_rss_mib"`
+}
+
+// WriteJSON writes the results to dir/<started>.json and returns the file's path.
+func (r *Results) WriteJSON(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, r.Started.UTC().Format("20060102T150405Z")+".json")
+	return path, os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// WriteTable prints the results as aligned tables.
+func (r *Results) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	p := func(format string, args ...any) { fmt.Fprintf(tw, format+"\n", args...) }
+	e := r.Environment
+	fmt.Fprintf(w, "orderflow benchmark, %s run, %s per step, started %s\n", r.Mode, seconds(r.StepSeconds), r.Started.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "%s; PostgreSQL %s; %d x %s; %s\n", e.Go, e.PostgreSQL, e.CPUs, e.CPU, e.OS)
+	fmt.Fprintf(w, "server settings (shared by the baseline and our figures): %s\n\n", settings(e.ServerSettings))
+
+	p("baseline (pgbench)\tclients\tinsert tps\tcommand tps\tselect-only tps\t")
+	for _, c := range clientCounts(r.Baseline.Insert, r.Baseline.Command, r.Baseline.SelectOnly) {
+		p("\t%d\t%s\t%s\t%s\t", c, num(TPSAt(r.Baseline.Insert, c)), num(TPSAt(r.Baseline.Command, c)), num(TPSAt(r.Baseline.SelectOnly, c)))
+	}
+	p("\t\t\t\t\t")
+	section := func(title, ratioOf string, rows []Measured) {
+		p("%s\tclients\tper s\tp50 ms\tp95 ms\tp99 ms\terrors\t%s\tratio\t", title, ratioOf)
+		for _, m := range rows {
+			p("\t%d\t%s\t%.2f\t%.2f\t%.2f\t%d\t%s\t%.2f\t", m.Clients, num(m.Rate), m.Latency.P50, m.Latency.P95, m.Latency.P99, m.Errors, num(m.Baseline), m.Ratio)
+		}
+		p("\t\t\t\t\t\t\t\t\t")
+	}
+	section("append (event store)", "insert tps", r.Append)
+	section("commands (HTTP)", "command tps", r.Commands)
+	section("GET /orders/{id}", "select-only tps", r.Queries)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	if l := r.Lag; l != nil {
+		fmt.Fprintf(w, "lag at %s commands/s: commands p50 %.2f ms, p99 %.2f ms, %d errors\n",
+			num(l.Rate), l.Commands.Latency.P50, l.Commands.Latency.P99, l.Commands.Errors)
+		fmt.Fprintf(w, "  2xx to visible, X-Min-Position: p50 %.2f ms, p99 %.2f ms (%d samples)\n", l.WithMinPosition.P50, l.WithMinPosition.P99, l.WithMinPosition.Count)
+		fmt.Fprintf(w, "  2xx to visible, polling:        p50 %.2f ms, p99 %.2f ms (%d samples, %d never seen)\n", l.Polling.P50, l.Polling.P99, l.Polling.Count, l.PollingFails)
+	}
+	fmt.Fprintf(w, "projection: live %s events/s applied (all projections, under the heaviest command load)\n", num(r.Projection.LiveEventsPerSec))
+	if rb := r.Projection.Rebuild; rb != nil {
+		fmt.Fprintf(w, "  rebuild of %s events: %s events/s, projector peak RSS %.1f MiB\n", num(float64(rb.Events)), num(rb.EventsPerSec), rb.PeakRSSMiB)
+	} else {
+		fmt.Fprintf(w, "  rebuild: not measured (%s)\n", r.Projection.RebuildNote)
+	}
+	fmt.Fprintf(w, "peak RSS: %s\n", rss(r.PeakRSSMiB))
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	return nil
+}
+
+func clientCounts(sets ...[]Point) []int {
+	var out []int
+	seen := map[int]bool{}
+	for _, s := range sets {
+		for _, p := range s {
+			if !seen[p.Clients] {
+				seen[p.Clients] = true
+				out = append(out, p.Clients)
+			}
+		}
+	}
+	return out
+}
+
+// num prints a rate without decimals and with thousands separators, "-" for none.
+func num(x float64) string {
+	if x <= 0 {
+		return "-"
+	}
+	s := fmt.Sprintf("%.0f", x)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func seconds(s float64) string { return (time.Duration(s * float64(time.Second))).String() }
+
+func settings(m map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, k+"="+m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func rss(m map[string]float64) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %.1f MiB", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}

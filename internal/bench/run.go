@@ -1,0 +1,405 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/eventstore/postgres"
+	"github.com/orderflow/orderflow/internal/auth"
+	"github.com/orderflow/orderflow/migrations"
+)
+
+// Config is one benchmark run.
+type Config struct {
+	// AdminURL is a connection string to the server, for a user that may create databases. The run
+	// creates two databases in it and drops them at the end.
+	AdminURL  string
+	BinDir    string // holds the command-api, projector and query-api binaries
+	Pgbench   string // the pgbench binary
+	ScriptDir string // holds the pgbench scripts insert.sql and command.sql
+	OutDir    string // where the JSON result goes
+	LogDir    string // where the services' logs go
+	Mode      string // "quick" or "full", for the report
+
+	Step          time.Duration // each measurement at one client count
+	LagStep       time.Duration // each of the two lag measurements
+	LagRate       float64       // commands per second of the lag runs; 0: half the best command rate
+	Clients       []int         // baseline, commands and append
+	QueryClients  []int         // GET /orders/{id}
+	PgbenchScale  int           // of pgbench -i, for the select-only baseline
+	Progress      io.Writer     // one line per step
+	RebuildEvents int           // size of the rebuild measurement; 0 skips it
+	// ProfileDir, when set, turns on each service's pprof listener and keeps CPU profiles of the
+	// command API and the query API taken over their busiest steps (the most clients).
+	ProfileDir string
+}
+
+// Run measures everything and writes the table to w and the JSON to cfg.OutDir.
+func Run(ctx context.Context, cfg Config, w io.Writer) (*Results, error) {
+	r := &Results{Started: time.Now().UTC(), Mode: cfg.Mode, StepSeconds: cfg.Step.Seconds(), PeakRSSMiB: map[string]float64{}}
+	say := func(format string, args ...any) { fmt.Fprintf(cfg.Progress, "bench: "+format+"\n", args...) }
+
+	admin, err := pgx.Connect(ctx, cfg.AdminURL)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	defer admin.Close(context.WithoutCancel(ctx))
+	if r.Environment, err = environment(ctx, admin); err != nil {
+		return nil, err
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		r.Notes = append(r.Notes, "load average at the start (1, 5, 15 min): "+strings.Join(strings.Fields(string(b))[:3], " "))
+	}
+	suffix := r.Started.Format("20060102_150405")
+	baseURL, err := createDatabase(ctx, admin, cfg.AdminURL, "bench_base_"+suffix)
+	if err != nil {
+		return nil, err
+	}
+	defer dropDatabase(admin, "bench_base_"+suffix)
+	appURL, err := createDatabase(ctx, admin, cfg.AdminURL, "bench_app_"+suffix)
+	if err != nil {
+		return nil, err
+	}
+	defer dropDatabase(admin, "bench_app_"+suffix)
+
+	// The baseline database holds pgbench's tables, the baseline's event-shaped table and an event
+	// store of its own for the append figures, so that the services' database sees no foreign events.
+	say("preparing the baseline database (pgbench -i -s %d, seeded tables)", cfg.PgbenchScale)
+	pg := Pgbench{Bin: cfg.Pgbench, URL: baseURL}
+	if err := pg.Init(ctx, cfg.PgbenchScale); err != nil {
+		return nil, err
+	}
+	store, pool, err := prepareBaseline(ctx, baseURL, slices.Max(cfg.Clients))
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+
+	for _, c := range cfg.Clients {
+		for _, s := range []struct {
+			name string
+			run  func() (PgbenchResult, error)
+			into *[]Point
+		}{
+			{"insert", func() (PgbenchResult, error) {
+				return pg.Script(ctx, filepath.Join(cfg.ScriptDir, "insert.sql"), c, cfg.Step)
+			}, &r.Baseline.Insert},
+			{"command", func() (PgbenchResult, error) {
+				return pg.Script(ctx, filepath.Join(cfg.ScriptDir, "command.sql"), c, cfg.Step)
+			}, &r.Baseline.Command},
+			{"select-only", func() (PgbenchResult, error) { return pg.SelectOnly(ctx, c, cfg.Step) }, &r.Baseline.SelectOnly},
+		} {
+			res, err := s.run()
+			if err != nil {
+				return nil, err
+			}
+			*s.into = append(*s.into, Point{Clients: c, PgbenchResult: res})
+			say("pgbench %s, %d clients: %.0f tps", s.name, c, res.TPS)
+		}
+	}
+
+	data := sampleEvent()
+	meta := eventstore.Metadata{CorrelationID: "bench", Actor: "bench", Command: "AddItem"}
+	for _, c := range cfg.Clients {
+		prefix := uuid.NewString()
+		streams := make([]int, c)
+		res := ClosedLoop(ctx, c, cfg.Step, func(ctx context.Context, w int) error {
+			streams[w]++
+			_, err := store.Append(ctx, fmt.Sprintf("%s-%d-%d", prefix, w, streams[w]), eventstore.NoStream(),
+				eventstore.EventData{ID: uuid.New(), Type: "ItemAdded", SchemaVersion: 1, Data: data, Metadata: meta})
+			return err
+		})
+		m := NewMeasured(c, res, TPSAt(r.Baseline.Insert, c))
+		r.Append = append(r.Append, m)
+		say("append, %d clients: %.0f/s (ratio to insert %.2f)", c, m.Rate, m.Ratio)
+	}
+	pool.Close()
+
+	if err := runServices(ctx, cfg, r, appURL, say); err != nil {
+		return nil, err
+	}
+	if cfg.RebuildEvents > 0 {
+		r.Projection.RebuildNote = "no rebuild command to measure in this build"
+	} else {
+		r.Projection.RebuildNote = "skipped (--rebuild-events=0)"
+	}
+
+	if err := r.WriteTable(w); err != nil {
+		return nil, err
+	}
+	path, err := r.WriteJSON(cfg.OutDir)
+	if err != nil {
+		return nil, err
+	}
+	say("wrote %s", path)
+	return r, nil
+}
+
+func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say func(string, ...any)) error {
+	if err := os.MkdirAll(cfg.LogDir, 0o755); err != nil {
+		return err
+	}
+	// Authentication stays on, as deployed, with a secret of this run; the per-client rate limit is
+	// off, since one client of the load stands for many users and the limit would cap the figure.
+	random := make([]byte, 32)
+	if _, err := rand.Read(random); err != nil {
+		return err
+	}
+	secret := hex.EncodeToString(random) // the services take the setting's bytes as the key
+	token, err := auth.SignHS256([]byte(secret), "bench", auth.Admin, "", "", time.Now(), 2*time.Hour)
+	if err != nil {
+		return err
+	}
+	env := map[string]string{"DATABASE_URL": dbURL, "LOG_LEVEL": "warn", "AUTH_HMAC_SECRET": secret, "RATE_LIMIT": "off"}
+	r.Notes = append(r.Notes, "services run with authentication on (HS256 bearer token, admin role) and RATE_LIMIT=off")
+	var services []*Service
+	pprofAddrs := map[string]string{}
+	defer func() {
+		for _, s := range services {
+			if peak, err := s.PeakRSSMiB(); err == nil {
+				r.PeakRSSMiB[s.Name] = peak
+			}
+			s.Stop()
+		}
+	}()
+	// The projector first: it and the command API both apply the event-store migrations, which is
+	// safe but slower at once.
+	for _, name := range []string{"projector", "command-api", "query-api"} {
+		env := maps.Clone(env)
+		if cfg.ProfileDir != "" {
+			port, err := freePort()
+			if err != nil {
+				return err
+			}
+			pprofAddrs[name] = "127.0.0.1:" + strconv.Itoa(port)
+			env["PPROF_ADDR"] = pprofAddrs[name]
+		}
+		s, err := StartService(ctx, name, filepath.Join(cfg.BinDir, name), filepath.Join(cfg.LogDir, name+".log"), env)
+		if err != nil {
+			return err
+		}
+		services = append(services, s)
+		say("%s running (pid %d, %s)", name, s.PID(), s.URL)
+	}
+	projector, commands, queries := services[0], services[1], services[2]
+	client := NewClient(commands.URL, queries.URL, token, max(slices.Max(cfg.Clients), slices.Max(cfg.QueryClients))+256)
+
+	var best float64
+	for _, c := range cfg.Clients {
+		before, err := client.EventsApplied(ctx, projector.URL)
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		stopProfile := profile(ctx, cfg, pprofAddrs, "command-api", c == slices.Max(cfg.Clients), say)
+		res := ClosedLoop(ctx, c, cfg.Step, client.Command)
+		stopProfile()
+		after, err := client.EventsApplied(ctx, projector.URL)
+		if err != nil {
+			return err
+		}
+		live := (after - before) / time.Since(t0).Seconds()
+		r.Projection.LiveEventsPerSec = max(r.Projection.LiveEventsPerSec, round(live, 1))
+		if res.Ops == 0 {
+			return fmt.Errorf("commands, %d clients: every request failed: %w", c, res.FirstErr)
+		}
+		m := NewMeasured(c, res, TPSAt(r.Baseline.Command, c))
+		m.RatioInsert = Ratio(res.Rate(), TPSAt(r.Baseline.Insert, c))
+		r.Commands = append(r.Commands, m)
+		best = max(best, res.Rate())
+		say("commands, %d clients: %.0f/s, p99 %.2f ms (ratio to the command script %.2f), %d errors", c, m.Rate, m.Latency.P99, m.Ratio, m.Errors)
+	}
+	if err := client.CatchUp(ctx); err != nil {
+		return err
+	}
+	for _, c := range cfg.QueryClients {
+		stopProfile := profile(ctx, cfg, pprofAddrs, "query-api", c == slices.Max(cfg.QueryClients), say)
+		res := ClosedLoop(ctx, c, cfg.Step, client.Query)
+		stopProfile()
+		m := NewMeasured(c, res, TPSAt(r.Baseline.SelectOnly, c))
+		r.Queries = append(r.Queries, m)
+		say("GET /orders/{id}, %d clients: %.0f/s, p99 %.2f ms (ratio to select-only %.2f)", c, m.Rate, m.Latency.P99, m.Ratio)
+	}
+	rate := best / 2
+	if cfg.LagRate > 0 {
+		rate = cfg.LagRate
+	}
+	if rate > 0 {
+		lag := &Lag{Rate: round(rate, 1)}
+		res, waited, _ := client.Lag(ctx, rate, cfg.LagStep, true)
+		lag.Commands, lag.WithMinPosition = NewMeasured(0, res, 0), waited.Summary()
+		say("lag at %.0f commands/s with X-Min-Position: p99 %.2f ms; commands p99 %.2f ms", rate, lag.WithMinPosition.P99, lag.Commands.Latency.P99)
+		_, polled, notSeen := client.Lag(ctx, rate, cfg.LagStep, false)
+		lag.Polling, lag.PollingFails = polled.Summary(), notSeen
+		say("lag at %.0f commands/s, polling: p99 %.2f ms", rate, lag.Polling.P99)
+		r.Lag = lag
+	}
+	return nil
+}
+
+// profile, when cfg.ProfileDir is set and on is true, takes a CPU profile of service over the next
+// step in the background; the returned function waits for it.
+func profile(ctx context.Context, cfg Config, addrs map[string]string, service string, on bool, say func(string, ...any)) (wait func()) {
+	if cfg.ProfileDir == "" || !on {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		path := filepath.Join(cfg.ProfileDir, service+".cpu.pprof")
+		if err := fetchProfile(ctx, addrs[service], cfg.Step, path); err != nil {
+			say("profile of %s: %v", service, err)
+			return
+		}
+		say("profile of %s: %s", service, path)
+	}()
+	return func() { <-done }
+}
+
+func fetchProfile(ctx context.Context, addr string, d time.Duration, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel()
+	secs := max(int(d/time.Second), 1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", res.StatusCode)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// prepareBaseline creates the pgbench scripts' table and an event store in the baseline database,
+// seeds both and analyzes them: on an empty, freshly analyzed table PostgreSQL plans sequential scans
+// and the figures mean nothing.
+func prepareBaseline(ctx context.Context, dbURL string, maxClients int) (*postgres.Store, *pgxpool.Pool, error) {
+	if err := migrations.Up(ctx, dbURL, migrations.EventStore()); err != nil {
+		return nil, nil, err
+	}
+	poolCfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	poolCfg.MaxConns = int32(maxClients)
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	data := string(sampleEvent())
+	for _, q := range []string{
+		`CREATE TABLE bench_events (
+			stream_id text NOT NULL, version bigint NOT NULL, data jsonb NOT NULL,
+			UNIQUE (stream_id, version))`,
+		// 1,000 streams of 10 events for the command script to read.
+		`INSERT INTO bench_events SELECT 'seed-' || s, v, $1::jsonb FROM generate_series(1, 1000) s, generate_series(1, 10) v`,
+		`INSERT INTO events (tx_id, event_id, stream_id, version, type, schema_version, data)
+		 SELECT pg_current_xact_id()::text::bigint, gen_random_uuid(), 'seed-' || s, v, 'Seed', 1, $1::jsonb
+		 FROM generate_series(1, 1000) s, generate_series(1, 10) v`,
+		`ANALYZE`,
+	} {
+		var args []any
+		if strings.Contains(q, "$1") {
+			args = []any{data}
+		}
+		if _, err := pool.Exec(ctx, q, args...); err != nil {
+			pool.Close()
+			return nil, nil, fmt.Errorf("prepare the baseline: %w", err)
+		}
+	}
+	store, err := postgres.Open(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return store, pool, nil
+}
+
+func createDatabase(ctx context.Context, admin *pgx.Conn, adminURL, name string) (string, error) {
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		return "", fmt.Errorf("database URL: %w", err)
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+func dropDatabase(admin *pgx.Conn, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+}
+
+func environment(ctx context.Context, conn *pgx.Conn) (Environment, error) {
+	e := Environment{Go: runtime.Version(), CPUs: runtime.NumCPU(), CPU: cpuModel(), OS: runtime.GOOS + "/" + runtime.GOARCH,
+		ServerSettings: map[string]string{}}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		e.OS += " " + strings.TrimSpace(string(b))
+	}
+	if err := conn.QueryRow(ctx, `SHOW server_version`).Scan(&e.PostgreSQL); err != nil {
+		return e, fmt.Errorf("server version: %w", err)
+	}
+	for _, name := range []string{"fsync", "synchronous_commit", "full_page_writes", "shared_buffers", "max_connections", "wal_level"} {
+		var v string
+		if err := conn.QueryRow(ctx, "SHOW "+name).Scan(&v); err != nil {
+			return e, fmt.Errorf("show %s: %w", name, err)
+		}
+		e.ServerSettings[name] = v
+	}
+	return e, nil
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+// sampleEvent is an event body of about 300 bytes, the size the baseline scripts insert.
+func sampleEvent() []byte {
+	return []byte(`{"sku":"SKU-123456","name":"Espresso beans, 1 kg, dark roast, whole","quantity":3,"unit_price_cents":1999,"at":"2026-11-23T10:00:00.123456Z","note":"padding to the size of a typical order event payload, about three hundred bytes in all, like the baseline scripts"}`)
+}
