@@ -431,7 +431,12 @@ WHERE name = $1`, w.name, last.Position.String(), int64(last.Position.Commit), i
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
-	if err := tx.Commit(ctx); err != nil {
+	// The commit does not end with ctx (a lost lock, a shutdown): a commit cut short leaves its outcome
+	// unknown, to the metrics too, while committing a batch already written is safe, since the
+	// checkpoint row locked above fences off any other owner until this transaction ends.
+	commitCtx, cancelCommit := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Timeout)
+	defer cancelCommit()
+	if err := tx.Commit(commitCtx); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 
