@@ -29,8 +29,10 @@
 // postgres.AppendedChannel, which a NotifyingStore on the command side feeds) or for the poll
 // interval, whichever comes first. A wake-up may come before the new events are visible (the log only
 // shows a transaction's events once every older transaction has ended), so after one the runner reads
-// again a few times, 5 ms, 10 ms, 20 ms... apart; the poll catches whatever else is missed: events of
-// writers that do not notify, notifications lost to a broken connection.
+// again a few times, VisibilityRetry (5 ms), 10 ms, 20 ms... apart, and at once whenever another
+// wake-up comes or another projection's batch (one such older transaction) ends; the poll catches
+// whatever else is missed: events of writers that do not notify, notifications lost to a broken
+// connection.
 //
 // # Failures
 //

@@ -60,6 +60,10 @@ type Config struct {
 	// PollInterval is how often an idle projection reads the log without a wake-up (default 500ms).
 	// It also bounds the delay for events of writers that do not notify.
 	PollInterval time.Duration
+	// VisibilityRetry is how long an idle projection waits before it reads again when a wake-up
+	// found nothing new (default 5ms): the new events may not be visible yet. The wait doubles with
+	// each of the next retries, and every wake-up ends it at once.
+	VisibilityRetry time.Duration
 	// LockRetry is how often a process waiting for a projection another process owns tries to take
 	// it over (default 1s): a dead owner is replaced within about that long.
 	LockRetry time.Duration
@@ -90,6 +94,7 @@ const (
 	maxBatchSize          = 10_000
 	maxRebuildBatchSize   = 100_000
 	defaultPollInterval   = 500 * time.Millisecond
+	defaultVisibility     = 5 * time.Millisecond
 	defaultLockRetry      = time.Second
 	defaultLockCheck      = time.Second
 	defaultMaxBackoff     = 30 * time.Second
@@ -108,6 +113,7 @@ func (c Config) withDefaults() Config {
 		c.BatchSize = defaultBatchSize
 	}
 	def(&c.PollInterval, defaultPollInterval)
+	def(&c.VisibilityRetry, defaultVisibility)
 	def(&c.LockRetry, defaultLockRetry)
 	def(&c.LockCheck, defaultLockCheck)
 	def(&c.MaxBackoff, defaultMaxBackoff)
@@ -172,7 +178,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("projections: %w", err))
 		}
 	}
-	for name, d := range map[string]time.Duration{"poll interval": c.PollInterval, "lock retry": c.LockRetry,
+	for name, d := range map[string]time.Duration{"poll interval": c.PollInterval, "visibility retry": c.VisibilityRetry, "lock retry": c.LockRetry,
 		"lock check": c.LockCheck, "rebuild poll": c.RebuildPoll, "max backoff": c.MaxBackoff, "status interval": c.StatusInterval, "timeout": c.Timeout} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("projections: negative %s", name))
@@ -204,8 +210,11 @@ func NewRunner(cfg Config) (*Runner, error) {
 	}
 	counter, _ := cfg.Store.(eventCounter)
 	r := &Runner{cfg: cfg, started: make(chan struct{})}
+	ended := newBatchEnds()
 	for _, p := range cfg.Projections {
-		r.workers = append(r.workers, newWorker(p, &r.cfg, counter))
+		w := newWorker(p, &r.cfg, counter)
+		w.ended = ended
+		r.workers = append(r.workers, w)
 	}
 	return r, nil
 }

@@ -1,6 +1,7 @@
 package projections_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -357,4 +358,151 @@ WHERE datname = current_database() AND application_name = 'wake-listener'`); err
 		return n == 1
 	})
 	appendAndWait(t)
+}
+
+// readSpy is the event store, handing the size of each ReadAll result to the test, which thereby
+// lets each read return in turn.
+type readSpy struct {
+	*postgres.Store
+	reads chan int
+}
+
+func (s *readSpy) ReadAll(ctx context.Context, from eventstore.Position, limit int) ([]eventstore.RecordedEvent, error) {
+	events, err := s.Store.ReadAll(ctx, from, limit)
+	select {
+	case s.reads <- len(events):
+	case <-ctx.Done():
+	}
+	return events, err
+}
+
+// TestWakeUpDuringVisibilityRetry: a wake-up that comes while a projection waits to read again
+// (because the last wake-up found nothing) makes it read at once, while without wake-ups it does not
+// read again before its retry is due. The retry and the poll are an hour, so only wake-ups can make
+// it read within the test.
+func TestWakeUpDuringVisibilityRetry(t *testing.T) {
+	e := newEnv(t)
+	spy := &readSpy{Store: e.store, reads: make(chan int)}
+	wake := make(chan struct{}, 1)
+	e.run(t, projections.Config{Store: spy, Projections: projections.All()[:1], Waker: projections.WakeChan(wake),
+		PollInterval: time.Hour, VisibilityRetry: time.Hour})
+	read := func(after string) int {
+		t.Helper()
+		select {
+		case n := <-spy.reads:
+			return n
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no read %s", after)
+			return 0
+		}
+	}
+
+	if n := read("at the start"); n != 0 {
+		t.Fatalf("read %d events from an empty log", n)
+	}
+	wake <- struct{}{}
+	if n := read("after a wake-up"); n != 0 {
+		t.Fatalf("read %d events from an empty log", n)
+	}
+	// Nothing was visible: the projection now waits to retry, and reads nothing meanwhile.
+	select {
+	case n := <-spy.reads:
+		t.Fatalf("read again (%d events) without a wake-up, before the retry was due", n)
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	id := uuid.New()
+	res := e.append(t, id, eventstore.Metadata{}, projectiontest.History(rand.New(rand.NewPCG(3, 4)), id, "c1", "EUR", time.Now())...)
+	wake <- struct{}{}
+	if n := read("after a wake-up during the retry wait"); n == 0 {
+		t.Fatal("read nothing after the append")
+	}
+	if n := read("after the batch"); n != 0 {
+		t.Fatalf("read %d more events", n)
+	}
+	if got := e.checkpoint(t, projections.All()[0].Name()); got != res.Position.String() {
+		t.Fatalf("checkpoint %s, want %s", got, res.Position)
+	}
+}
+
+// gate holds its projection's first batch open until released.
+type gate struct {
+	projections.Projection
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (g *gate) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedEvent) error {
+	g.once.Do(func() {
+		close(g.entered)
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+		}
+	})
+	return g.Projection.Apply(ctx, tx, batch)
+}
+
+// TestBatchEndDuringVisibilityRetry: a projection waiting to read again after a wake-up found
+// nothing reads as soon as another projection's batch ends, whose transaction may have hidden the
+// new events. The retry and the poll are an hour, and no wake-up comes after the first.
+func TestBatchEndDuringVisibilityRetry(t *testing.T) {
+	e := newEnv(t)
+	spy := &readSpy{Store: e.store, reads: make(chan int)}
+	wake := make(chan struct{}, 1)
+	all := projections.All()
+	first, other := all[0], &gate{Projection: all[1], entered: make(chan struct{}), release: make(chan struct{})}
+	e.run(t, projections.Config{Store: spy, Projections: []projections.Projection{first, other},
+		Waker: projections.WakeChan(wake), PollInterval: time.Hour, VisibilityRetry: time.Hour})
+	read := func() int {
+		t.Helper()
+		select {
+		case n := <-spy.reads:
+			return n
+		case <-time.After(10 * time.Second):
+			t.Fatal("no read")
+			return 0
+		}
+	}
+	read() // each projection at the start
+	read()
+	rng := rand.New(rand.NewPCG(5, 6))
+	order := func() eventstore.AppendResult {
+		id := uuid.New()
+		return e.append(t, id, eventstore.Metadata{}, projectiontest.History(rng, id, "c1", "EUR", time.Now())...)
+	}
+
+	// Woken, the first projection applies the events and finds nothing more: it waits to retry. The
+	// other reads them too and holds its batch open.
+	order()
+	wake <- struct{}{}
+	var found, empty int
+	for found < 2 || empty < 1 {
+		if read() > 0 {
+			found++
+		} else {
+			empty++
+		}
+	}
+	<-other.entered
+	if empty != 1 {
+		t.Fatalf("%d empty reads, want the first projection's one", empty)
+	}
+
+	// Events appended meanwhile, without a wake-up, reach the first projection when the other's
+	// batch ends.
+	res := order()
+	go func() {
+		for {
+			select {
+			case <-spy.reads:
+			case <-t.Context().Done():
+				return
+			}
+		}
+	}()
+	close(other.release)
+	eventually(t, 10*time.Second, "the first projection applied the later events", func() bool {
+		return e.checkpoint(t, first.Name()) == res.Position.String()
+	})
 }

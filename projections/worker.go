@@ -25,6 +25,7 @@ type worker struct {
 	cfg     *Config
 	counter eventCounter // nil when the store cannot count events
 	wake    chan struct{}
+	ended   *batchEnds         // shared by the runner's workers; nil outside a runner
 	finish  chan finishRequest // from followRebuilds to tail
 	log     *slog.Logger
 	m       *Metrics
@@ -48,10 +49,43 @@ type eventCounter interface {
 // lagCountCap bounds the lag count: beyond it the exact number does not matter, and counting costs.
 const lagCountCap = 100_000
 
-// visibilityRetries is how often an idle projection reads again, 5 ms, 10 ms, 20 ms... apart, after a
-// wake-up found nothing: the log shows a transaction's events only once every older transaction has
-// ended, which may be a moment after the notification.
+// visibilityRetries is how often an idle projection reads again, Config.VisibilityRetry (5 ms), 10 ms,
+// 20 ms... apart, after a wake-up found nothing: the log shows a transaction's events only once every
+// older transaction has ended, which may be a moment after the notification.
 const visibilityRetries = 5
+
+// batchEnds tells the workers of a runner that one of them has ended a batch's transaction. The log
+// shows an event only once every transaction older than the event's has ended (see
+// eventstore/postgres), and the runner's own batches are such transactions: each holds a row lock
+// from its start, so a wake-up that comes while another projection's batch is open often finds the
+// new events still hidden, and reads again the moment that batch ends rather than at its next
+// retry. Other transactions in the database hide events too; the retries cover those.
+type batchEnds struct {
+	mu sync.Mutex
+	ch chan struct{} // closed and replaced at each end
+}
+
+func newBatchEnds() *batchEnds { return &batchEnds{ch: make(chan struct{})} }
+
+// wait returns a channel closed when the next batch ends; nil, which blocks forever, for e nil.
+func (e *batchEnds) wait() <-chan struct{} {
+	if e == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ch
+}
+
+func (e *batchEnds) signal() {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	close(e.ch)
+	e.ch = make(chan struct{})
+}
 
 // callTimeout bounds single statements outside a batch's transaction (status writes, lock queries).
 const callTimeout = 5 * time.Second
@@ -153,7 +187,9 @@ func (w *worker) tail(ctx context.Context) error {
 
 	poll := time.NewTimer(w.cfg.PollInterval)
 	defer poll.Stop()
-	retry := visibilityRetries // retries left after the last wake-up: none yet
+	retry := time.NewTimer(w.cfg.VisibilityRetry)
+	defer retry.Stop()
+	retries := visibilityRetries // visibility retries made since the last wake-up: none due yet
 	for {
 		select {
 		case req := <-w.finish:
@@ -161,6 +197,7 @@ func (w *worker) tail(ctx context.Context) error {
 		default:
 		}
 		var n int
+		ended := w.ended.wait() // before the read, so that no batch ending after it is missed
 		pos, n, err = w.step(ctx, pos)
 		switch {
 		case ctx.Err() != nil:
@@ -184,21 +221,30 @@ func (w *worker) tail(ctx context.Context) error {
 		if n > 0 {
 			continue // there may be more
 		}
-		if retry < visibilityRetries {
-			if !sleep(ctx, 5*time.Millisecond<<retry) {
-				return nil
-			}
-			retry++
-			continue
+		// Nothing to read. Soon after a wake-up that may only mean that the new events are not
+		// visible yet: read again after VisibilityRetry, then twice as long, and so on, or as soon as
+		// another projection's batch ends, since its transaction may be what hides them (see
+		// batchEnds). Otherwise wait for a wake-up or the poll. A wake-up ends either wait at once: it
+		// announces newer events, which waiting out a back-off would delay by up to its longest step.
+		// The back-off keeps a projection from reading in a loop while nothing becomes visible;
+		// wake-ups cost a read each and come at most once per notify interval of each writer.
+		wait := poll
+		if retries < visibilityRetries {
+			wait = retry
+			retry.Reset(w.cfg.VisibilityRetry << retries)
+			retries++
+		} else {
+			w.idle(ctx, pos)
+			poll.Reset(w.cfg.PollInterval)
+			ended = nil
 		}
-		w.idle(ctx, pos)
-		poll.Reset(w.cfg.PollInterval)
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-ended:
 		case <-w.wake:
-			retry = 0
-		case <-poll.C:
+			retries = 0
+		case <-wait.C:
 		case req := <-w.finish:
 			pos = w.finishRebuild(ctx, req, pos)
 		}
@@ -285,10 +331,15 @@ func (w *worker) step(ctx context.Context, pos eventstore.Position) (eventstore.
 	ctx, span := w.startBatch(ctx, pos, events)
 	defer span.End()
 	last := events[len(events)-1].Position
-	prog, err := w.measure(trace.ContextWithSpan(readCtx, span), last, next)
-	if err != nil {
-		recordError(span, err)
-		return pos, 0, err
+	// A read that returned less than it asked for reached the head of the log as it was then, which
+	// is all StateRunning claims: asking the store where the head is now would add round trips to
+	// every live batch, the lag of which they measure.
+	prog := progress{state: StateRunning, head: last}
+	if next != nil {
+		if prog, err = w.measure(trace.ContextWithSpan(readCtx, span), last, *next); err != nil {
+			recordError(span, err)
+			return pos, 0, err
+		}
 	}
 
 	err = w.commit(ctx, pos, events, prog)
@@ -364,33 +415,19 @@ type progress struct {
 	lagSeconds float64
 }
 
-// measure returns the progress the projection will have once it is at position at; next is the first
-// event after at, when the read returned it.
-func (w *worker) measure(ctx context.Context, at eventstore.Position, next *eventstore.RecordedEvent) (progress, error) {
+// measure returns the progress the projection will have once it is at position at, with more events
+// waiting, next the first of them.
+func (w *worker) measure(ctx context.Context, at eventstore.Position, next eventstore.RecordedEvent) (progress, error) {
 	head, err := w.cfg.Store.Head(ctx)
 	if err != nil {
 		return progress{}, fmt.Errorf("read log head: %w", err)
 	}
-	if head.Compare(at) <= 0 {
-		return progress{state: StateRunning, head: at}, nil
-	}
-	p := progress{state: StateCatchingUp, head: head, lagEvents: -1}
+	p := progress{state: StateCatchingUp, head: head, lagEvents: -1,
+		lagSeconds: max(0, w.cfg.Now().Sub(next.RecordedAt).Seconds())}
 	if w.counter != nil {
 		if p.lagEvents, err = w.counter.CountEvents(ctx, at, head, lagCountCap); err != nil {
 			return progress{}, err
 		}
-	}
-	if next == nil { // appended after the read
-		after, err := w.cfg.Store.ReadAll(ctx, at, 1)
-		if err != nil {
-			return progress{}, fmt.Errorf("read log after %s: %w", at, err)
-		}
-		if len(after) > 0 {
-			next = &after[0]
-		}
-	}
-	if next != nil {
-		p.lagSeconds = max(0, w.cfg.Now().Sub(next.RecordedAt).Seconds())
 	}
 	return p, nil
 }
@@ -408,6 +445,7 @@ func (w *worker) commit(ctx context.Context, from eventstore.Position, events []
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	defer w.ended.signal()                  // after the rollback: the transaction has ended
 	defer func() { _ = tx.Rollback(ctx) }() // a no-op once committed
 
 	var at string
