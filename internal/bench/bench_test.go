@@ -215,3 +215,29 @@ func TestOutput(t *testing.T) {
 		t.Errorf("read back %+v", back)
 	}
 }
+
+// TestOutputRebuild prints the rebuild with each projection's rate and the projector's peak RSS.
+func TestOutputRebuild(t *testing.T) {
+	r := &Results{Mode: "full", PeakRSSMiB: map[string]float64{}, Projection: Projection{Rebuild: &Rebuild{
+		Events: 1_000_003, LoadEventsPerSec: 70_000, Seconds: 61.5, PeakRSSMiB: 48.25,
+		Projections: []RebuiltProjection{
+			{Name: "audit_log", Events: 1_000_003, Seconds: 20, EventsPerSec: 50_000},
+			{Name: "orders", Events: 1_000_003, Seconds: 8, EventsPerSec: 125_000},
+		},
+	}}}
+	var table strings.Builder
+	if err := r.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"rebuild of 1,000,003 events (projector rebuild --all, 61.5 s, peak RSS 48.2 MiB; pre-loaded with COPY at 70,000 events/s)",
+		"audit_log              50,000 events/s (20.0 s)", "orders                125,000 events/s (8.0 s)",
+	} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	if strings.Contains(table.String(), "not measured") {
+		t.Errorf("a measured rebuild printed as not measured:\n%s", table.String())
+	}
+}

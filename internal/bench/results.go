@@ -125,11 +125,24 @@ type Projection struct {
 	RebuildNote string   `json:"rebuild_note,omitempty"`
 }
 
-// Rebuild is a projection rebuilt from a pre-loaded log.
+// Rebuild is `projector rebuild --all` over a pre-loaded log.
 type Rebuild struct {
-	Events       int     `json:"events"`
+	Events int64 `json:"events"` // in the log
+	// LoadEventsPerSec is the pre-load's rate: COPY into the event store, ANALYZE included.
+	LoadEventsPerSec float64 `json:"load_events_per_second"`
+	// Seconds is the whole command's run, the projections rebuilt one after the other.
+	Seconds     float64             `json:"seconds"`
+	PeakRSSMiB  float64             `json:"projector_peak_rss_mib"`
+	Projections []RebuiltProjection `json:"projections"`
+}
+
+// RebuiltProjection is one projection's rebuild, as the projector recorded it: the events it read
+// and the time from taking the rebuild on to switching to the new copy.
+type RebuiltProjection struct {
+	Name         string  `json:"name"`
+	Events       int64   `json:"events"`
+	Seconds      float64 `json:"seconds"`
 	EventsPerSec float64 `json:"events_per_second"`
-	PeakRSSMiB   float64 `json:"peak_rss_mib"`
 }
 
 // WriteJSON writes the results to dir/<started>.json and returns the file's path.
@@ -181,7 +194,11 @@ func (r *Results) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "projection: live %s events/s applied (all projections, under the heaviest command load)\n", num(r.Projection.LiveEventsPerSec))
 	if rb := r.Projection.Rebuild; rb != nil {
-		fmt.Fprintf(w, "  rebuild of %s events: %s events/s, projector peak RSS %.1f MiB\n", num(float64(rb.Events)), num(rb.EventsPerSec), rb.PeakRSSMiB)
+		fmt.Fprintf(w, "  rebuild of %s events (projector rebuild --all, %.1f s, peak RSS %.1f MiB; pre-loaded with COPY at %s events/s):\n",
+			num(float64(rb.Events)), rb.Seconds, rb.PeakRSSMiB, num(rb.LoadEventsPerSec))
+		for _, p := range rb.Projections {
+			fmt.Fprintf(w, "    %-18s %10s events/s (%.1f s)\n", p.Name, num(p.EventsPerSec), p.Seconds)
+		}
 	} else {
 		fmt.Fprintf(w, "  rebuild: not measured (%s)\n", r.Projection.RebuildNote)
 	}

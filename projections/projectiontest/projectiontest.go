@@ -1,9 +1,10 @@
 // Package projectiontest helps test the projector: realistic order histories to append to an event
-// store, a wait for projections to catch up, and a dump of every read-model table to compare two
-// databases (a projector that was killed and restarted against a fresh rebuild, say).
+// store or to pre-load in bulk, a wait for projections to catch up, and a dump of every read-model
+// table to compare two databases (a projector that was killed and restarted against a fresh rebuild,
+// say).
 //
-// It is an ordinary package, not a _test file, so that the projector's package and binary tests share
-// it, as the backends share eventstore/storetest.
+// It is an ordinary package, not a _test file, so that the projector's package and binary tests and
+// the benchmark (internal/bench) share it, as the backends share eventstore/storetest.
 package projectiontest
 
 import (
