@@ -17,7 +17,8 @@ import (
 
 // Store is the PostgreSQL event store. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	group *groupCommit // nil: no group commit
 }
 
 var _ eventstore.Store = (*Store)(nil)
@@ -25,7 +26,9 @@ var _ eventstore.Store = (*Store)(nil)
 // Open returns a store on pool, whose database must have the event-store
 // migrations applied. Open also keeps positions increasing after a
 // database was restored into another cluster (see the package doc).
-func Open(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
+// Appends are group-committed (see [GroupCommit]) unless an option says
+// otherwise.
+func Open(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	// pg_current_xact_id() gives this transaction an ID: every transaction
 	// after it gets a greater one, so the offset computed here holds for all
 	// appends that follow.
@@ -38,7 +41,12 @@ WHERE m.max_tx IS NOT NULL
 	if err != nil {
 		return nil, fmt.Errorf("open event store: %w", translate(err))
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool}
+	GroupCommit(DefaultGroupCommit)(s)
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s, nil
 }
 
 // querier is what an append needs: the pool, or a caller's transaction.
@@ -95,7 +103,14 @@ RETURNING version, tx_id, seq`
 
 // Append implements eventstore.Appender.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
-	return appendEvents(ctx, s.pool, stream, expected, events)
+	if s.group == nil || len(events) != 1 {
+		return appendEvents(ctx, s.pool, stream, expected, events)
+	}
+	a, err := prepareAppend(stream, expected, events)
+	if err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	return s.group.append(ctx, a)
 }
 
 // AppendTx appends within the caller's transaction: the events are written
@@ -120,37 +135,61 @@ func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, stream string, expected
 }
 
 func appendEvents(ctx context.Context, q querier, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (eventstore.AppendResult, error) {
-	if err := eventstore.Validate(stream, events); err != nil {
+	a, err := prepareAppend(stream, expected, events)
+	if err != nil {
 		return eventstore.AppendResult{}, err
 	}
+	return appendPrepared(ctx, q, a)
+}
+
+// appendArgs is one append, validated and encoded as the statements take it.
+type appendArgs struct {
+	stream   string
+	expected eventstore.ExpectedVersion
+	kind     int
+	exact    uint64
+	ids      []uuid.UUID
+	types    []string
+	versions []int32
+	data     []string
+	metas    []string
+}
+
+func prepareAppend(stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (*appendArgs, error) {
+	if err := eventstore.Validate(stream, events); err != nil {
+		return nil, err
+	}
 	n := len(events)
-	ids := make([]uuid.UUID, n)
-	types := make([]string, n)
-	versions := make([]int32, n)
-	data := make([]string, n)
-	metas := make([]string, n)
+	a := &appendArgs{
+		stream: stream, expected: expected, kind: expectAny,
+		ids: make([]uuid.UUID, n), types: make([]string, n), versions: make([]int32, n),
+		data: make([]string, n), metas: make([]string, n),
+	}
 	for i, e := range events {
 		meta, err := json.Marshal(e.Metadata)
 		if err != nil {
-			return eventstore.AppendResult{}, fmt.Errorf("%w: metadata of event %s: %v", eventstore.ErrInvalidEvent, e.ID, err)
+			return nil, fmt.Errorf("%w: metadata of event %s: %v", eventstore.ErrInvalidEvent, e.ID, err)
 		}
-		ids[i], types[i], versions[i], data[i], metas[i] = e.ID, e.Type, int32(e.SchemaVersion), string(e.Data), string(meta)
+		a.ids[i], a.types[i], a.versions[i], a.data[i], a.metas[i] = e.ID, e.Type, int32(e.SchemaVersion), string(e.Data), string(meta)
 	}
-	kind, exact := expectAny, uint64(0)
 	switch v, ok := expected.Exact(); {
 	case ok:
-		kind, exact = expectExact, v
+		a.kind, a.exact = expectExact, v
 	case expected.IsNoStream():
-		kind = expectNoStream
+		a.kind = expectNoStream
 	case expected.IsStreamExists():
-		kind = expectStreamExists
+		a.kind = expectStreamExists
 	}
+	return a, nil
+}
 
+func appendPrepared(ctx context.Context, q querier, a *appendArgs) (eventstore.AppendResult, error) {
+	stream, expected := a.stream, a.expected
 	// Appends at any version, or to an existing stream, only fail their
 	// race by bad luck: another append took the next version first. They
 	// try again; exact expectations report the conflict.
 	for attempt := 0; ; attempt++ {
-		res, current, err := tryAppend(ctx, q, stream, kind, exact, ids, types, versions, data, metas)
+		res, current, err := tryAppend(ctx, q, a)
 		if err == nil {
 			return res, nil
 		}
@@ -159,7 +198,7 @@ func appendEvents(ctx context.Context, q querier, stream string, expected events
 		if !raced && !errors.Is(err, errExpectation) {
 			return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, translate(err))
 		}
-		if prior, ok, err := replayed(ctx, q, stream, expected, ids); ok || err != nil {
+		if prior, ok, err := replayed(ctx, q, stream, expected, a.ids); ok || err != nil {
 			return prior, err
 		}
 		if raced && pgErr.ConstraintName == "events_event_id_key" {
@@ -181,11 +220,11 @@ func appendEvents(ctx context.Context, q querier, stream string, expected events
 // row was written.
 var errExpectation = errors.New("expectation not met")
 
-func tryAppend(ctx context.Context, q querier, stream string, kind int, exact uint64, ids []uuid.UUID, types []string, versions []int32, data, metas []string) (eventstore.AppendResult, uint64, error) {
-	if len(ids) == 1 {
-		return tryAppendOne(ctx, q, stream, kind, exact, ids[0], types[0], versions[0], data[0], metas[0])
+func tryAppend(ctx context.Context, q querier, a *appendArgs) (eventstore.AppendResult, uint64, error) {
+	if len(a.ids) == 1 {
+		return tryAppendOne(ctx, q, a)
 	}
-	rows, err := q.Query(ctx, appendSQL, stream, ids, types, versions, data, metas, kind, int64(exact))
+	rows, err := q.Query(ctx, appendSQL, a.stream, a.ids, a.types, a.versions, a.data, a.metas, a.kind, int64(a.exact))
 	if err != nil {
 		return eventstore.AppendResult{}, 0, err
 	}
@@ -214,13 +253,13 @@ func tryAppend(ctx context.Context, q querier, stream string, kind int, exact ui
 	return res, uint64(current), nil
 }
 
-func tryAppendOne(ctx context.Context, q querier, stream string, kind int, exact uint64, id uuid.UUID, typ string, version int32, data, meta string) (eventstore.AppendResult, uint64, error) {
+func tryAppendOne(ctx context.Context, q querier, a *appendArgs) (eventstore.AppendResult, uint64, error) {
 	var v, tx, seq int64
 	// pgx sends strings for jsonb parameters as they are: the server parses
 	// the JSON once and nothing is re-encoded here.
-	err := q.QueryRow(ctx, appendOneSQL, stream, id, typ, version, data, meta, kind, int64(exact)).Scan(&v, &tx, &seq)
+	err := q.QueryRow(ctx, appendOneSQL, a.stream, a.ids[0], a.types[0], a.versions[0], a.data[0], a.metas[0], a.kind, int64(a.exact)).Scan(&v, &tx, &seq)
 	if errors.Is(err, pgx.ErrNoRows) {
-		current, err := streamVersion(ctx, q, stream)
+		current, err := streamVersion(ctx, q, a.stream)
 		if err != nil {
 			return eventstore.AppendResult{}, 0, err
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,7 +135,7 @@ tps = 13534.204128 (without initial connection time)
 	}
 }
 
-func TestSumMetric(t *testing.T) {
+func TestMetricSamples(t *testing.T) {
 	text := `# HELP projector_events_applied_total Log events committed through the projection, each once.
 # TYPE projector_events_applied_total counter
 projector_events_applied_total{projection="orders.v1"} 1200
@@ -142,12 +143,12 @@ projector_events_applied_total{projection="audit_log.v1"} 1.5e3
 projector_events_applied_total_other 99
 projector_batch_size_sum 7
 `
-	got, err := sumMetric(strings.NewReader(text), "projector_events_applied_total")
-	if err != nil || got != 2700 {
-		t.Errorf("sumMetric = %v, %v; want 2700", got, err)
+	got, err := metricSamples(strings.NewReader(text), "projector_events_applied_total")
+	if err != nil || !slices.Equal(got, []float64{1200, 1500}) {
+		t.Errorf("metricSamples = %v, %v; want [1200 1500]", got, err)
 	}
-	if got, err := sumMetric(strings.NewReader("plain_total 4\n"), "plain_total"); err != nil || got != 4 {
-		t.Errorf("unlabelled: %v, %v; want 4", got, err)
+	if got, err := metricSamples(strings.NewReader("plain_total 4\n"), "plain_total"); err != nil || !slices.Equal(got, []float64{4}) {
+		t.Errorf("unlabelled: %v, %v; want [4]", got, err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -195,7 +196,8 @@ func (c *Client) Lag(ctx context.Context, rate float64, d time.Duration, minPosi
 	return res, all, n
 }
 
-// EventsApplied sums the projector's projector_events_applied_total over its projections.
+// EventsApplied is the projector's projector_events_applied_total of its slowest projection: the log
+// events that every projection has applied. It is 0 before the projections have started.
 func (c *Client) EventsApplied(ctx context.Context, projectorURL string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, projectorURL+"/metrics", nil)
 	if err != nil {
@@ -206,12 +208,16 @@ func (c *Client) EventsApplied(ctx context.Context, projectorURL string) (float6
 		return 0, err
 	}
 	defer res.Body.Close()
-	return sumMetric(res.Body, "projector_events_applied_total")
+	samples, err := metricSamples(res.Body, "projector_events_applied_total")
+	if err != nil || len(samples) == 0 {
+		return 0, err
+	}
+	return slices.Min(samples), nil
 }
 
-// sumMetric adds up the samples of one metric in the Prometheus text format.
-func sumMetric(r io.Reader, name string) (float64, error) {
-	var sum float64
+// metricSamples reads the samples of one metric, one per label set, in the Prometheus text format.
+func metricSamples(r io.Reader, name string) ([]float64, error) {
+	var samples []float64
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		line := sc.Text()
@@ -224,15 +230,15 @@ func sumMetric(r io.Reader, name string) (float64, error) {
 		}
 		fields := strings.Fields(rest)
 		if len(fields) == 0 {
-			return 0, fmt.Errorf("metric line %q has no value", line)
+			return nil, fmt.Errorf("metric line %q has no value", line)
 		}
 		v, err := strconv.ParseFloat(fields[0], 64)
 		if err != nil {
-			return 0, fmt.Errorf("metric line %q: %w", line, err)
+			return nil, fmt.Errorf("metric line %q: %w", line, err)
 		}
-		sum += v
+		samples = append(samples, v)
 	}
-	return sum, sc.Err()
+	return samples, sc.Err()
 }
 
 func (c *Client) do(ctx context.Context, method, url string, body any, header map[string]string, into any) (int, error) {

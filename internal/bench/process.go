@@ -61,6 +61,16 @@ func (s *Service) PID() int { return s.cmd.Process.Pid }
 // PeakRSSMiB is the process's peak resident set so far (VmHWM), read while it runs.
 func (s *Service) PeakRSSMiB() (float64, error) { return PeakRSSMiB(s.PID()) }
 
+// Stopped reports whether the service has exited.
+func (s *Service) Stopped() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Stop sends SIGTERM to the service's PID and waits for it to exit, SIGKILL after 20 s.
 func (s *Service) Stop() {
 	defer s.log.Close()

@@ -117,9 +117,11 @@ type Lag struct {
 
 // Projection is the projector's throughput.
 type Projection struct {
-	// LiveEventsPerSec is the events the projector applied per second, summed over its projections,
-	// while the heaviest command load ran: bounded by the command rate, not by the projector.
+	// LiveEventsPerSec is the events the projector applied per second, summed over its
+	// projections, while it caught up the LiveEvents the command steps wrote with it stopped: its
+	// live path (not a rebuild) at full speed, from start-up to the last event.
 	LiveEventsPerSec float64 `json:"live_events_per_second"`
+	LiveEvents       int64   `json:"live_events"`
 	// Rebuild is empty when it was not measured; RebuildNote says why.
 	Rebuild     *Rebuild `json:"rebuild,omitempty"`
 	RebuildNote string   `json:"rebuild_note,omitempty"`
@@ -192,7 +194,8 @@ func (r *Results) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "  2xx to visible, X-Min-Position: p50 %.2f ms, p99 %.2f ms (%d samples)\n", l.WithMinPosition.P50, l.WithMinPosition.P99, l.WithMinPosition.Count)
 		fmt.Fprintf(w, "  2xx to visible, polling:        p50 %.2f ms, p99 %.2f ms (%d samples, %d never seen)\n", l.Polling.P50, l.Polling.P99, l.Polling.Count, l.PollingFails)
 	}
-	fmt.Fprintf(w, "projection: live %s events/s applied (all projections, under the heaviest command load)\n", num(r.Projection.LiveEventsPerSec))
+	fmt.Fprintf(w, "projection: live %s events/s applied (all projections, catching up %s events written while it was stopped)\n",
+		num(r.Projection.LiveEventsPerSec), num(float64(r.Projection.LiveEvents)))
 	if rb := r.Projection.Rebuild; rb != nil {
 		fmt.Fprintf(w, "  rebuild of %s events (projector rebuild --all, %.1f s, peak RSS %.1f MiB; pre-loaded with COPY at %s events/s):\n",
 			num(float64(rb.Events)), rb.Seconds, rb.PeakRSSMiB, num(rb.LoadEventsPerSec))

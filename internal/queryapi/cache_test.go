@@ -4,14 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
 
 	"github.com/orderflow/orderflow/domain"
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/auth"
+	"github.com/orderflow/orderflow/internal/httpapi"
 	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
 )
 
@@ -73,26 +80,28 @@ func TestOrderCache(t *testing.T) {
 		src.set(1, 10)
 		return newOrderCache(src, time.Second, size, time.Second, clk.Now), src, clk
 	}
-	get := func(t *testing.T, c *orderCache, min uint64) (uint64, eventstore.Position) {
+	// get returns the version of the order it gets, by its ETag.
+	get := func(t *testing.T, c *orderCache, min uint64) (string, eventstore.Position) {
 		t.Helper()
 		o, pos, err := c.get(ctx, id, at(min))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return o.Version, pos
+		return o.etag, pos
 	}
+	v := httpapi.ETag
 
 	t.Run("serves from the cache until the jittered TTL", func(t *testing.T) {
 		c, src, clk := newCache(10)
 		get(t, c, 0)
 		src.set(2, 11)
 		clk.advance(999 * time.Millisecond)
-		if v, _ := get(t, c, 0); v != 1 || src.count() != 1 {
-			t.Errorf("within the TTL: version %d after %d loads", v, src.count())
+		if got, _ := get(t, c, 0); got != v(1) || src.count() != 1 {
+			t.Errorf("within the TTL: version %s after %d loads", got, src.count())
 		}
 		clk.advance(time.Second + time.Millisecond) // past the longest TTL: 2 s
-		if v, _ := get(t, c, 0); v != 2 || src.count() != 2 {
-			t.Errorf("after the TTL: version %d after %d loads", v, src.count())
+		if got, _ := get(t, c, 0); got != v(2) || src.count() != 2 {
+			t.Errorf("after the TTL: version %s after %d loads", got, src.count())
 		}
 	})
 
@@ -100,7 +109,7 @@ func TestOrderCache(t *testing.T) {
 		c, _, clk := newCache(1000)
 		base := clk.Now()
 		for range 200 {
-			c.put(uuid.New(), &readmodel.Order{}, at(1))
+			c.put(uuid.New(), &encodedOrder{}, at(1))
 		}
 		low, high := 2*time.Second, time.Duration(0)
 		for _, el := range c.entries {
@@ -116,20 +125,20 @@ func TestOrderCache(t *testing.T) {
 		c, src, _ := newCache(10)
 		get(t, c, 0)
 		src.set(2, 12)
-		if v, pos := get(t, c, 12); v != 2 || pos != at(12) || src.count() != 2 {
-			t.Errorf("min 12: version %d at %v after %d loads", v, pos, src.count())
+		if got, pos := get(t, c, 12); got != v(2) || pos != at(12) || src.count() != 2 {
+			t.Errorf("min 12: version %s at %v after %d loads", got, pos, src.count())
 		}
-		if v, _ := get(t, c, 11); v != 2 || src.count() != 2 {
-			t.Errorf("min 11 after the refresh: version %d after %d loads", v, src.count())
+		if got, _ := get(t, c, 11); got != v(2) || src.count() != 2 {
+			t.Errorf("min 11 after the refresh: version %s after %d loads", got, src.count())
 		}
 	})
 
 	t.Run("an older read does not replace a newer entry", func(t *testing.T) {
 		c, _, _ := newCache(10)
-		c.put(id, &readmodel.Order{OrderSummary: readmodel.OrderSummary{Version: 5}}, at(20))
-		c.put(id, &readmodel.Order{OrderSummary: readmodel.OrderSummary{Version: 4}}, at(19))
-		if v, pos := get(t, c, 0); v != 5 || pos != at(20) {
-			t.Errorf("version %d at %v, want 5 at 20", v, pos)
+		c.put(id, &encodedOrder{etag: v(5)}, at(20))
+		c.put(id, &encodedOrder{etag: v(4)}, at(19))
+		if got, pos := get(t, c, 0); got != v(5) || pos != at(20) {
+			t.Errorf("version %s at %v, want 5 at 20", got, pos)
 		}
 	})
 
@@ -150,10 +159,10 @@ func TestOrderCache(t *testing.T) {
 		c, _, _ := newCache(3)
 		ids := []uuid.UUID{uuid.New(), uuid.New(), uuid.New(), uuid.New()}
 		for _, k := range ids[:3] {
-			c.put(k, &readmodel.Order{}, at(1))
+			c.put(k, &encodedOrder{}, at(1))
 		}
 		c.lookup(ids[0], at(0)) // used: ids[1] is now the least recently used
-		c.put(ids[3], &readmodel.Order{}, at(1))
+		c.put(ids[3], &encodedOrder{}, at(1))
 		if len(c.entries) != 3 || c.lru.Len() != 3 {
 			t.Fatalf("%d entries, want 3", len(c.entries))
 		}
@@ -193,8 +202,82 @@ func TestOrderCache(t *testing.T) {
 			t.Errorf("the impatient caller got %v", err)
 		}
 		src.gate.Unlock()
-		if v, _ := get(t, c, 0); v != 1 || src.count() > 2 {
-			t.Errorf("version %d after %d loads", v, src.count())
+		if got, _ := get(t, c, 0); got != v(1) || src.count() > 2 {
+			t.Errorf("version %s after %d loads", got, src.count())
 		}
 	})
+}
+
+// TestGetOrderFromCache: a hit answers byte for byte and header for header as the miss before it,
+// both as echo's c.JSON wrote the order before the cache kept it encoded, and the hit still checks
+// who is asking.
+func TestGetOrderFromCache(t *testing.T) {
+	e := newEnv(t)
+	e.checkpoint(readmodel.ProjectionOrders, "40:2", false)
+	created := time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
+	id := e.insertOrder(orderRow{customer: "cust-7", status: "placed", total: 2900, version: 6, position: "39:1", createdAt: created, address: true})
+	// Characters that c.JSON escapes, so that a different encoder would show.
+	e.exec(`INSERT INTO rm_order_items (order_id, sku, name, quantity, unit_price_cents, line_no)
+VALUES ($1, 'B', 'Beans <dark> & "roast"', 1, 400, 2), ($1, 'A', 'Alpha', 2, 1250, 1)`, id)
+	path := "/orders/" + id.String()
+
+	// What the handler wrote before: the order from the read model through c.JSON.
+	order, _, err := readmodel.NewStore(e.pool, 5*time.Second).Order(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	if err := echo.New().NewContext(httptest.NewRequest(http.MethodGet, path, nil), rec).JSON(http.StatusOK, order); err != nil {
+		t.Fatal(err)
+	}
+	want := rec.Body.String()
+
+	// read sends a GET as who and reports whether it reached the database.
+	read := func(who *auth.Principal, headers ...string) (r response, queried bool) {
+		t.Helper()
+		before := e.queries.Load()
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		req = req.WithContext(auth.WithPrincipal(req.Context(), who))
+		rec := httptest.NewRecorder()
+		e.api.ServeHTTP(rec, req)
+		r = response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+		r.header.Del(httpapi.HeaderCorrelationID) // one per request
+		return r, e.queries.Load() != before
+	}
+	owner := &auth.Principal{Subject: "cust-7", Role: auth.Customer}
+	other := &auth.Principal{Subject: "cust-8", Role: auth.Customer}
+
+	miss, queried := read(owner)
+	if !queried {
+		t.Fatal("the first read sent no query: the cache was not cold")
+	}
+	hit, queried := read(owner)
+	if queried {
+		t.Fatal("the second read sent a query: it was not a hit")
+	}
+	for name, r := range map[string]response{"miss": miss, "hit": hit} {
+		if r.status != http.StatusOK || string(r.body) != want {
+			t.Errorf("%s: %d %s, want 200 %s", name, r.status, r.body, want)
+		}
+		if ct := r.header.Get("Content-Type"); ct != rec.Header().Get("Content-Type") {
+			t.Errorf("%s: Content-Type %q, want %q", name, ct, rec.Header().Get("Content-Type"))
+		}
+	}
+	if !maps.EqualFunc(hit.header, miss.header, slices.Equal) {
+		t.Errorf("headers of the hit %v, of the miss %v", hit.header, miss.header)
+	}
+	if hit.header.Get("ETag") != `"6"` || hit.position() != "40:2" || hit.header.Get("Cache-Control") != "no-cache" {
+		t.Errorf("headers %v", hit.header)
+	}
+
+	if r, queried := read(owner, "If-None-Match", `W/"6"`); queried || r.status != http.StatusNotModified || len(r.body) != 0 ||
+		r.header.Get("ETag") != `"6"` || r.position() != "40:2" {
+		t.Errorf("If-None-Match on a hit: %d %q, headers %v, queried %t", r.status, r.body, r.header, queried)
+	}
+	if r, queried := read(other); queried || r.status != http.StatusForbidden {
+		t.Errorf("another customer on a hit: %d %s, queried %t", r.status, r.body, queried)
+	}
 }

@@ -66,19 +66,18 @@ func (h *handlers) getOrder(c echo.Context) error {
 		}
 		return err
 	}
-	if err := auth.FromContext(c.Request().Context()).CheckOwner(order.CustomerID); err != nil {
+	if err := auth.FromContext(c.Request().Context()).CheckOwner(order.customerID); err != nil {
 		return err
 	}
 	setPosition(c, pos)
-	etag := httpapi.ETag(order.Version)
 	hdr := c.Response().Header()
-	hdr.Set("ETag", etag)
+	hdr.Set("ETag", order.etag)
 	// Caches may keep the order but must ask again before using it: it changes at any time.
 	hdr.Set("Cache-Control", "no-cache")
-	if etagMatches(c.Request().Header.Get("If-None-Match"), etag) {
+	if etagMatches(c.Request().Header.Get("If-None-Match"), order.etag) {
 		return c.NoContent(http.StatusNotModified)
 	}
-	return c.JSON(http.StatusOK, order)
+	return c.JSONBlob(http.StatusOK, order.body)
 }
 
 func (h *handlers) listOrders(c echo.Context) error {
