@@ -155,6 +155,26 @@ SELECT `+columns+` FROM jsonb_populate_recordset(NULL::`+table+`, $1::jsonb)
 	return nil
 }
 
+// copyRows is rows as pgx.CopyFrom takes them, one values slice at a time.
+func copyRows[T any](rows []T, values func(T) []any) pgx.CopyFromSource {
+	i := -1
+	return pgx.CopyFromFunc(func() ([]any, error) {
+		if i++; i == len(rows) {
+			return nil, nil
+		}
+		return values(rows[i]), nil
+	})
+}
+
+// columnList splits a comma-separated column list such as orderColumns.
+func columnList(columns string) []string {
+	list := strings.Split(columns, ",")
+	for i, c := range list {
+		list[i] = strings.TrimSpace(c)
+	}
+	return list
+}
+
 // sendBatch runs b and checks every statement's result.
 func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
 	if b.Len() == 0 {

@@ -284,6 +284,22 @@ SET position = $1, commit_pos = $2, prepare_pos = $3`, token, int64(pos.Commit),
 // TestProjectionsAgainstDomain checks the orders projection against the domain's own Apply on random
 // histories appended event by event and interleaved, and the counters against totals computed here.
 func TestProjectionsAgainstDomain(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		orders    int
+		batchSize int
+		live      bool // the projector runs while the events are appended
+	}{
+		// Batches of a few events, which mostly update orders written by earlier batches.
+		{name: "live, small batches", orders: 60, batchSize: 7, live: true},
+		// One batch creating more orders than the projection writes with COPY (copyFrom).
+		{name: "catching up, one batch", orders: 100, batchSize: 5000},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testProjectionsAgainstDomain(t, tt.orders, tt.batchSize, tt.live) })
+	}
+}
+
+func testProjectionsAgainstDomain(t *testing.T, nOrders, batchSize int, live bool) {
 	e := newEnv(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	start := time.Date(2026, 5, 1, 20, 0, 0, 0, time.UTC)
@@ -293,12 +309,15 @@ func TestProjectionsAgainstDomain(t *testing.T) {
 		next   int
 	}
 	var orders []*order
-	for i := range 60 {
+	for i := range nOrders {
 		id := uuid.New()
 		h := projectiontest.History(rng, id, fmt.Sprintf("cust-%d", i%7), []string{"EUR", "USD"}[i%2], start.Add(time.Duration(i)*17*time.Minute))
 		orders = append(orders, &order{id: id, events: h})
 	}
-	r := e.run(t, projections.Config{BatchSize: 7})
+	var r *running
+	if live {
+		r = e.run(t, projections.Config{BatchSize: batchSize})
+	}
 	// Interleave the orders' events, one append each, as concurrent commands would.
 	for pending := true; pending; {
 		pending = false
@@ -310,6 +329,9 @@ func TestProjectionsAgainstDomain(t *testing.T) {
 				pending = true
 			}
 		}
+	}
+	if !live {
+		r = e.run(t, projections.Config{BatchSize: batchSize})
 	}
 	e.waitCaughtUp(t)
 

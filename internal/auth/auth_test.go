@@ -203,3 +203,52 @@ func fmtErr(err error) string {
 	}
 	return err.Error()
 }
+
+// TestVerifiedTokensRemembered: an accepted token is taken again without a new check, but never past
+// its expiry (with the leeway) nor for longer than verifiedTTL.
+func TestVerifiedTokensRemembered(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		ttl     time.Duration // of the token
+		later   time.Duration // when it is shown again
+		swapKey bool          // the verifier's key changes in between: only a remembered token passes
+		wantOK  bool
+	}{
+		{name: "remembered", ttl: time.Hour, later: 30 * time.Second, swapKey: true, wantOK: true},
+		{name: "checked again after verifiedTTL", ttl: time.Hour, later: verifiedTTL + time.Second, swapKey: true},
+		{name: "checked again after verifiedTTL, still good", ttl: time.Hour, later: verifiedTTL + time.Second, wantOK: true},
+		{name: "within the leeway", ttl: 10 * time.Second, later: 35 * time.Second, swapKey: true, wantOK: true},
+		{name: "not past its expiry", ttl: 10 * time.Second, later: 41 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := NewVerifier(Config{Secret: secret})
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := t0
+			v.now = func() time.Time { return now }
+			token, err := SignHS256(secret, "c-9", Customer, "", "", t0, tt.ttl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := v.Verify(token); err != nil {
+				t.Fatalf("first check: %v", err)
+			}
+			now = t0.Add(tt.later)
+			if tt.swapKey {
+				v.keys[jwt.SigningMethodHS256.Alg()] = []byte("another secret, another secret!!")
+			}
+			p, err := v.Verify(token)
+			switch {
+			case tt.wantOK && err != nil:
+				t.Errorf("shown again after %s: %v", tt.later, err)
+			case tt.wantOK && (p.Subject != "c-9" || p.Role != Customer):
+				t.Errorf("shown again: %+v", p)
+			case !tt.wantOK && err == nil:
+				t.Errorf("shown again after %s: accepted", tt.later)
+			}
+		})
+	}
+}

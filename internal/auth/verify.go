@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -57,10 +58,32 @@ type claims struct {
 }
 
 // Verifier checks bearer tokens. It is safe for concurrent use.
+//
+// It remembers the tokens it has accepted, for up to verifiedTTL and never past their expiry: a
+// client sends the same token with every request, and checking it again (decode, JSON, signature)
+// was the larger part of a cached read's cost. A remembered token is the same bytes that passed
+// every check, so it passes them again until it expires; the key and the rules are fixed for the
+// process's life. Refused tokens are not remembered.
 type Verifier struct {
 	parser *jwt.Parser
 	keys   map[string]any // by alg
+	leeway time.Duration
+	now    func() time.Time
+
+	mu       sync.RWMutex
+	verified map[string]verifiedToken // by the token itself
 }
+
+// verifiedToken is an accepted token's holder and how long it may be taken without a new check.
+type verifiedToken struct {
+	principal Principal
+	until     time.Time // the earlier of its expiry (with the leeway) and verifiedTTL after its check
+}
+
+const (
+	verifiedTTL = time.Minute
+	maxVerified = 10_000 // tokens remembered at once; past that, one is forgotten for each new one
+)
 
 // NewVerifier returns a verifier for cfg, or cfg's problems.
 func NewVerifier(cfg Config) (*Verifier, error) {
@@ -96,28 +119,66 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	if cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
-	return &Verifier{parser: jwt.NewParser(opts...), keys: keys}, nil
+	v := &Verifier{keys: keys, leeway: leeway, now: time.Now, verified: map[string]verifiedToken{}}
+	opts = append(opts, jwt.WithTimeFunc(func() time.Time { return v.now() }))
+	v.parser = jwt.NewParser(opts...)
+	return v, nil
 }
 
 // Verify checks token and returns its holder. Every failure wraps ErrUnauthenticated and says why in
 // words fit for a WWW-Authenticate error_description.
 func (v *Verifier) Verify(token string) (*Principal, error) {
+	now := v.now()
+	v.mu.RLock()
+	known, ok := v.verified[token]
+	v.mu.RUnlock()
+	if ok && now.Before(known.until) {
+		p := known.principal
+		return &p, nil
+	}
+	p, exp, err := v.verify(token)
+	if err != nil {
+		return nil, err
+	}
+	until := now.Add(verifiedTTL)
+	if e := exp.Add(v.leeway); e.Before(until) {
+		until = e
+	}
+	v.remember(token, *p, until)
+	return p, nil
+}
+
+func (v *Verifier) remember(token string, p Principal, until time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.verified) >= maxVerified {
+		for t := range v.verified {
+			delete(v.verified, t)
+			break
+		}
+	}
+	v.verified[token] = verifiedToken{principal: p, until: until}
+}
+
+// verify checks token in full and returns its holder and expiry.
+func (v *Verifier) verify(token string) (*Principal, time.Time, error) {
 	var c claims
 	_, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		// WithValidMethods has refused other algorithms already; the key is chosen by ours.
 		return v.keys[t.Method.Alg()], nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrUnauthenticated, describe(err))
+		return nil, time.Time{}, fmt.Errorf("%w: %s", ErrUnauthenticated, describe(err))
 	}
 	if !validSubject(c.Subject) {
-		return nil, fmt.Errorf("%w: the token's sub must be 1 to %d printable ASCII characters", ErrUnauthenticated, MaxSubjectLength)
+		return nil, time.Time{}, fmt.Errorf("%w: the token's sub must be 1 to %d printable ASCII characters", ErrUnauthenticated, MaxSubjectLength)
 	}
 	role, ok := strongest(c.Roles)
 	if !ok {
-		return nil, fmt.Errorf("%w: the token has none of the roles customer, staff, admin", ErrUnauthenticated)
+		return nil, time.Time{}, fmt.Errorf("%w: the token has none of the roles customer, staff, admin", ErrUnauthenticated)
 	}
-	return &Principal{Subject: c.Subject, Role: role}, nil
+	// WithExpirationRequired makes ExpiresAt present.
+	return &Principal{Subject: c.Subject, Role: role}, c.ExpiresAt.Time, nil
 }
 
 // describe says why jwt refused a token without repeating the token.
