@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -505,4 +506,31 @@ func TestBatchEndDuringVisibilityRetry(t *testing.T) {
 	eventually(t, 10*time.Second, "the first projection applied the later events", func() bool {
 		return e.checkpoint(t, first.Name()) == res.Position.String()
 	})
+}
+
+// countSpy is the event store, counting the lag counts asked of it.
+type countSpy struct {
+	*postgres.Store
+	counts atomic.Int64
+}
+
+func (s *countSpy) CountEvents(ctx context.Context, after, upTo eventstore.Position, limit int64) (int64, error) {
+	s.counts.Add(1)
+	return s.Store.CountEvents(ctx, after, upTo, limit)
+}
+
+// TestCatchUpPacesLagCounts: a projection catching up counts the events left at most once a second,
+// not once per batch, since a count walks the log to its head. The clock stands still, so the whole
+// catch-up is within one second: one count per projection.
+func TestCatchUpPacesLagCounts(t *testing.T) {
+	e := newEnv(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	e.seed(t, rng, 20)
+	spy := &countSpy{Store: e.store}
+	now := time.Now()
+	e.run(t, projections.Config{Store: spy, BatchSize: 5, Now: func() time.Time { return now }})
+	e.waitCaughtUp(t)
+	if n, want := spy.counts.Load(), int64(len(projections.All())); n != want {
+		t.Errorf("%d lag counts while catching up, want %d (one per projection)", n, want)
+	}
 }

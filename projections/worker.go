@@ -38,6 +38,12 @@ type worker struct {
 	// goroutine only.
 	written   State
 	writtenAt time.Time
+
+	// The last count of the events left to apply, and the events applied since, to pace counts (see
+	// measure). Used by the worker's goroutine only.
+	counted      int64
+	countedAt    time.Time
+	appliedSince int64
 }
 
 // eventCounter is what the runner needs from a store to report lag in events: the PostgreSQL store
@@ -48,6 +54,12 @@ type eventCounter interface {
 
 // lagCountCap bounds the lag count: beyond it the exact number does not matter, and counting costs.
 const lagCountCap = 100_000
+
+// lagCountEvery paces the lag counts of a projection catching up. A count walks the log from the
+// projection's position to the head, so counting for every batch made a catch-up quadratic in its
+// backlog (measured: 6,600 events/s catching up 82,000 events); between two counts the lag is the
+// last count less the events applied since.
+const lagCountEvery = time.Second
 
 // visibilityRetries is how often an idle projection reads again, Config.VisibilityRetry (5 ms), 10 ms,
 // 20 ms... apart, after a wake-up found nothing: the log shows a transaction's events only once every
@@ -336,7 +348,7 @@ func (w *worker) step(ctx context.Context, pos eventstore.Position) (eventstore.
 	// every live batch, the lag of which they measure.
 	prog := progress{state: StateRunning, head: last}
 	if next != nil {
-		if prog, err = w.measure(trace.ContextWithSpan(readCtx, span), last, *next); err != nil {
+		if prog, err = w.measure(trace.ContextWithSpan(readCtx, span), last, *next, len(events)); err != nil {
 			recordError(span, err)
 			return pos, 0, err
 		}
@@ -417,18 +429,26 @@ type progress struct {
 
 // measure returns the progress the projection will have once it is at position at, with more events
 // waiting, next the first of them.
-func (w *worker) measure(ctx context.Context, at eventstore.Position, next eventstore.RecordedEvent) (progress, error) {
+func (w *worker) measure(ctx context.Context, at eventstore.Position, next eventstore.RecordedEvent, batch int) (progress, error) {
 	head, err := w.cfg.Store.Head(ctx)
 	if err != nil {
 		return progress{}, fmt.Errorf("read log head: %w", err)
 	}
+	now := w.cfg.Now()
 	p := progress{state: StateCatchingUp, head: head, lagEvents: -1,
-		lagSeconds: max(0, w.cfg.Now().Sub(next.RecordedAt).Seconds())}
-	if w.counter != nil {
-		if p.lagEvents, err = w.counter.CountEvents(ctx, at, head, lagCountCap); err != nil {
-			return progress{}, err
-		}
+		lagSeconds: max(0, now.Sub(next.RecordedAt).Seconds())}
+	if w.counter == nil {
+		return p, nil
 	}
+	w.appliedSince += int64(batch)
+	if now.Sub(w.countedAt) < lagCountEvery {
+		p.lagEvents = max(1, w.counted-w.appliedSince) // next is still to apply
+		return p, nil
+	}
+	if p.lagEvents, err = w.counter.CountEvents(ctx, at, head, lagCountCap); err != nil {
+		return progress{}, err
+	}
+	w.counted, w.countedAt, w.appliedSince = p.lagEvents, now, 0
 	return p, nil
 }
 
