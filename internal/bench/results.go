@@ -25,10 +25,10 @@ type Results struct {
 	Commands    []Measured  `json:"commands"` // over HTTP, projector stopped; baseline: Command
 	// CommandsLive is the best client count's command run again with the projector running: the
 	// whole system's rate, half of which the lag runs go at.
-	CommandsLive *Measured `json:"commands_with_projector,omitempty"`
-	Queries     []Measured  `json:"queries"`  // GET /orders/{id}; baseline: SelectOnly
-	Lag         *Lag        `json:"lag,omitempty"`
-	Projection  Projection  `json:"projection"`
+	CommandsLive *Measured  `json:"commands_with_projector,omitempty"`
+	Queries      []Measured `json:"queries"` // GET /orders/{id}; baseline: SelectOnly
+	Lag          *Lag       `json:"lag,omitempty"`
+	Projection   Projection `json:"projection"`
 	// PeakRSSMiB is each service's peak resident set (VmHWM) over the whole run.
 	PeakRSSMiB map[string]float64 `json:"peak_rss_mib"`
 	Notes      []string           `json:"notes,omitempty"`
