@@ -147,6 +147,9 @@ projector_batch_size_sum 7
 	if err != nil || !slices.Equal(got, []float64{1200, 1500}) {
 		t.Errorf("metricSamples = %v, %v; want [1200 1500]", got, err)
 	}
+	if got, err := metricSamples(strings.NewReader(text), `projector_events_applied_total{projection="audit_log.v1"}`); err != nil || !slices.Equal(got, []float64{1500}) {
+		t.Errorf("one label set: %v, %v; want [1500]", got, err)
+	}
 	if got, err := metricSamples(strings.NewReader("plain_total 4\n"), "plain_total"); err != nil || !slices.Equal(got, []float64{4}) {
 		t.Errorf("unlabelled: %v, %v; want [4]", got, err)
 	}

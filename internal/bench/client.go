@@ -215,7 +215,38 @@ func (c *Client) EventsApplied(ctx context.Context, projectorURL string) (float6
 	return slices.Min(samples), nil
 }
 
+// CacheLookups reads the query API's cache lookups so far, hits and misses.
+func (c *Client) CacheLookups(ctx context.Context) (hits, misses float64, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.query+"/metrics", nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return 0, 0, err
+	}
+	count := func(result string) (float64, error) {
+		samples, err := metricSamples(bytes.NewReader(body), `queryapi_cache_lookups_total{result="`+result+`"}`)
+		var n float64
+		for _, v := range samples {
+			n += v
+		}
+		return n, err
+	}
+	if hits, err = count("hit"); err != nil {
+		return 0, 0, err
+	}
+	misses, err = count("miss")
+	return hits, misses, err
+}
+
 // metricSamples reads the samples of one metric, one per label set, in the Prometheus text format.
+// name may carry a whole label set, such as `m{a="b"}`, to read that one sample.
 func metricSamples(r io.Reader, name string) ([]float64, error) {
 	var samples []float64
 	sc := bufio.NewScanner(r)

@@ -81,6 +81,8 @@ type Measured struct {
 	Ratio    float64 `json:"ratio"` // Rate / Baseline; 0 when there is no baseline
 	// RatioInsert, for commands, is the ratio to the one-row insert baseline as well.
 	RatioInsert float64 `json:"ratio_to_insert,omitempty"`
+	// CacheHitRatio, for queries, is the share of reads the query API answered from its cache.
+	CacheHitRatio float64 `json:"cache_hit_ratio,omitempty"`
 }
 
 // NewMeasured turns a load's result into a figure with its ratio to baseline.
@@ -189,6 +191,13 @@ func (r *Results) WriteTable(w io.Writer) error {
 	section("GET /orders/{id}", "select-only tps", r.Queries)
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if len(r.Queries) > 0 {
+		fmt.Fprint(w, "GET /orders/{id} answered from the query API's cache:")
+		for _, m := range r.Queries {
+			fmt.Fprintf(w, " %.0f %% at %d clients;", 100*m.CacheHitRatio, m.Clients)
+		}
+		fmt.Fprintln(w, " the rest read PostgreSQL")
 	}
 
 	if m := r.CommandsLive; m != nil {

@@ -264,12 +264,22 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 		return err
 	}
 	for _, c := range cfg.QueryClients {
+		hits0, misses0, err := client.CacheLookups(ctx)
+		if err != nil {
+			return err
+		}
 		stopProfile := profile(ctx, cfg, pprofAddrs, "query-api", c == slices.Max(cfg.QueryClients), say)
 		res := ClosedLoop(ctx, c, cfg.Step, client.Query)
 		stopProfile()
+		hits, misses, err := client.CacheLookups(ctx)
+		if err != nil {
+			return err
+		}
 		m := NewMeasured(c, res, TPSAt(r.Baseline.SelectOnly, c))
+		m.CacheHitRatio = round(Ratio(hits-hits0, hits-hits0+misses-misses0), 3)
 		r.Queries = append(r.Queries, m)
-		say("GET /orders/{id}, %d clients: %.0f/s, p99 %.2f ms (ratio to select-only %.2f)", c, m.Rate, m.Latency.P99, m.Ratio)
+		say("GET /orders/{id}, %d clients: %.0f/s, p99 %.2f ms (ratio to select-only %.2f), %.0f %% from the cache",
+			c, m.Rate, m.Latency.P99, m.Ratio, 100*m.CacheHitRatio)
 	}
 	rate := live.Rate / 2
 	if cfg.LagRate > 0 {
