@@ -42,6 +42,7 @@ type Config struct {
 	Step          time.Duration // each measurement at one client count
 	LagStep       time.Duration // each of the two lag measurements
 	LagRate       float64       // commands per second of the lag runs; 0: half the best command rate
+	LightLagRate  float64       // commands per second of a lag run under light load; 0 skips it
 	Clients       []int         // baseline, commands and append
 	QueryClients  []int         // GET /orders/{id}
 	PgbenchScale  int           // of pgbench -i, for the select-only baseline
@@ -286,16 +287,28 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 		rate = cfg.LagRate
 	}
 	if rate > 0 {
-		lag := &Lag{Rate: round(rate, 1)}
-		res, waited, _ := client.Lag(ctx, rate, cfg.LagStep, true)
-		lag.Commands, lag.WithMinPosition = NewMeasured(0, res, 0), waited.Summary()
-		say("lag at %.0f commands/s with X-Min-Position: p99 %.2f ms; commands p99 %.2f ms", rate, lag.WithMinPosition.P99, lag.Commands.Latency.P99)
-		_, polled, notSeen := client.Lag(ctx, rate, cfg.LagStep, false)
-		lag.Polling, lag.PollingFails = polled.Summary(), notSeen
-		say("lag at %.0f commands/s, polling: p99 %.2f ms", rate, lag.Polling.P99)
-		r.Lag = lag
+		r.Lag = measureLag(ctx, client, rate, cfg.LagStep, true, say)
+	}
+	if cfg.LightLagRate > 0 {
+		r.LagLight = measureLag(ctx, client, cfg.LightLagRate, cfg.LagStep, false, say)
 	}
 	return nil
+}
+
+// measureLag paces commands at rate for d and measures the lag with X-Min-Position, and by polling
+// when polling is set.
+func measureLag(ctx context.Context, client *Client, rate float64, d time.Duration, polling bool, say func(string, ...any)) *Lag {
+	lag := &Lag{Rate: round(rate, 1)}
+	res, waited, _ := client.Lag(ctx, rate, d, true)
+	lag.Commands, lag.WithMinPosition = NewMeasured(0, res, 0), waited.Summary()
+	say("lag at %.0f commands/s with X-Min-Position: p99 %.2f ms; commands p99 %.2f ms", rate, lag.WithMinPosition.P99, lag.Commands.Latency.P99)
+	if polling {
+		_, polled, notSeen := client.Lag(ctx, rate, d, false)
+		summary := polled.Summary()
+		lag.Polling, lag.PollingFails = &summary, notSeen
+		say("lag at %.0f commands/s, polling: p99 %.2f ms", rate, lag.Polling.P99)
+	}
+	return lag
 }
 
 // caughtUp waits until every projection of the projector at url has applied the log, that is until
