@@ -57,7 +57,7 @@ func measureRebuild(ctx context.Context, run rebuildRun, say func(format string,
 	}
 	defer logFile.Close()
 	cmd := exec.CommandContext(ctx, run.Projector, "rebuild", "--all")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+run.DatabaseURL, "LOG_LEVEL=warn")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+run.DatabaseURL, "LOG_LEVEL=warn", "GOMEMLIMIT="+goMemLimit)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Interrupted, it stops at its next batch, and the database is dropped anyway.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }

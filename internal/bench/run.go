@@ -166,6 +166,9 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Results, error) {
 	return r, nil
 }
 
+// goMemLimit is the services' soft memory limit, as docker-compose.yml sets it.
+const goMemLimit = "48MiB"
+
 func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say func(string, ...any)) error {
 	if err := os.MkdirAll(cfg.LogDir, 0o755); err != nil {
 		return err
@@ -181,8 +184,9 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 	if err != nil {
 		return err
 	}
-	env := map[string]string{"DATABASE_URL": dbURL, "LOG_LEVEL": "warn", "AUTH_HMAC_SECRET": secret, "RATE_LIMIT": "off"}
-	r.Notes = append(r.Notes, "services run with authentication on (HS256 bearer token, admin role) and RATE_LIMIT=off")
+	env := map[string]string{"DATABASE_URL": dbURL, "LOG_LEVEL": "warn", "AUTH_HMAC_SECRET": secret, "RATE_LIMIT": "off",
+		"GOMEMLIMIT": goMemLimit}
+	r.Notes = append(r.Notes, "services run with authentication on (HS256 bearer token, admin role), RATE_LIMIT=off and GOMEMLIMIT="+goMemLimit+", as in docker-compose.yml")
 	var (
 		services     []*Service
 		projectorEnv map[string]string
