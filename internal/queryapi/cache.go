@@ -98,7 +98,7 @@ func (c *orderCache) get(ctx context.Context, id uuid.UUID, min eventstore.Posit
 		err error
 	)
 	for range 2 {
-		res, err = c.load(ctx, id)
+		res, err = c.load(ctx, id, min)
 		if err != nil && !errors.Is(err, domain.ErrOrderNotFound) {
 			return nil, eventstore.Position{}, err
 		}
@@ -131,8 +131,13 @@ func (c *orderCache) lookup(id uuid.UUID, min eventstore.Position) (cacheEntry, 
 }
 
 // load reads order id from the source, sharing the query with concurrent loads of the same order.
-func (c *orderCache) load(ctx context.Context, id uuid.UUID) (loaded, error) {
+func (c *orderCache) load(ctx context.Context, id uuid.UUID, min eventstore.Position) (loaded, error) {
 	ch := c.flights.DoChan(id.String(), func() (any, error) {
+		// A request that missed the cache just before another load stored the order, and came here
+		// just after that load ended, finds the order stored now rather than reading it again.
+		if e, hit := c.lookup(id, min); hit {
+			return loaded{order: e.order, pos: e.pos}, nil
+		}
 		// The load serves every request that joins it: it must not fail because the one that started
 		// it gave up, so it has a deadline of its own instead of that request's.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
