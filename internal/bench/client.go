@@ -199,16 +199,11 @@ func (c *Client) Lag(ctx context.Context, rate float64, d time.Duration, minPosi
 // EventsApplied is the projector's projector_events_applied_total of its slowest projection: the log
 // events that every projection has applied. It is 0 before the projections have started.
 func (c *Client) EventsApplied(ctx context.Context, projectorURL string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, projectorURL+"/metrics", nil)
+	body, err := c.metrics(ctx, projectorURL)
 	if err != nil {
 		return 0, err
 	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	samples, err := metricSamples(res.Body, "projector_events_applied_total")
+	samples, err := metricSamples(bytes.NewReader(body), "projector_events_applied_total")
 	if err != nil || len(samples) == 0 {
 		return 0, err
 	}
@@ -217,16 +212,7 @@ func (c *Client) EventsApplied(ctx context.Context, projectorURL string) (float6
 
 // CacheLookups reads the query API's cache lookups so far, hits and misses.
 func (c *Client) CacheLookups(ctx context.Context) (hits, misses float64, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.query+"/metrics", nil)
-	if err != nil {
-		return 0, 0, err
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
+	body, err := c.metrics(ctx, c.query)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -243,6 +229,20 @@ func (c *Client) CacheLookups(ctx context.Context) (hits, misses float64, err er
 	}
 	misses, err = count("miss")
 	return hits, misses, err
+}
+
+// metrics reads the /metrics page of the service at baseURL.
+func (c *Client) metrics(ctx context.Context, baseURL string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	return io.ReadAll(res.Body)
 }
 
 // metricSamples reads the samples of one metric, one per label set, in the Prometheus text format.
