@@ -157,6 +157,7 @@ func (Orders) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedE
 		if !o.changed {
 			continue
 		}
+		o.row.truncateTimes()
 		if o.stored {
 			rows = append(rows, o.row)
 		} else {
@@ -212,6 +213,17 @@ WHERE i.order_id = d.order_id AND i.sku = d.sku`, string(data))
 		return fmt.Errorf("write lines of new orders: %w", err)
 	}
 	return nil
+}
+
+// truncateTimes cuts r's times to the microseconds PostgreSQL keeps. Events carry nanoseconds, and
+// left to PostgreSQL the upsert's JSON would round them where COPY truncates them: an order would
+// read differently depending on the size of the batch that wrote it.
+func (r *orderRow) truncateTimes() {
+	for _, t := range []*time.Time{&r.CreatedAt, &r.UpdatedAt, r.PlacedAt, r.PaidAt, r.ShippedAt, r.DeliveredAt, r.CancelledAt} {
+		if t != nil {
+			*t = t.Truncate(time.Microsecond)
+		}
+	}
 }
 
 // values are r's columns in orderColumns' order, as COPY takes them.

@@ -358,7 +358,7 @@ func testProjectionsAgainstDomain(t *testing.T, nOrders, batchSize int, live boo
 		want := domain.Rebuild(o.events)
 		row := got[o.id]
 		if row.Status != string(want.Status()) || row.CustomerID != string(want.CustomerID()) || row.Currency != string(want.Currency()) ||
-			row.Version != int64(want.Version()) || !row.CreatedAt.Equal(want.CreatedAt()) || !row.UpdatedAt.Equal(want.UpdatedAt()) ||
+			row.Version != int64(want.Version()) || !row.CreatedAt.Equal(want.CreatedAt().Truncate(time.Microsecond)) || !row.UpdatedAt.Equal(want.UpdatedAt().Truncate(time.Microsecond)) ||
 			row.TotalCents != int64(want.Total().Amount()) || row.ItemCount != want.ItemCount() || int(row.LineCount) != len(want.Lines()) {
 			t.Errorf("order %s: row %+v, domain says %s %s %s v%d total %d items %d lines %d", o.id, row, want.Status(),
 				want.CustomerID(), want.Currency(), want.Version(), want.Total().Amount(), want.ItemCount(), len(want.Lines()))

@@ -25,11 +25,12 @@ import (
 // History returns the events of one order with a random, valid history that starts at start: created,
 // items added (some SKUs twice, merging), maybe one removed, an address, and then one of the endings
 // (left as a draft, cancelled as a draft, placed, paid, shipped, delivered, cancelled after placing or
-// paying). Times are whole microseconds, as PostgreSQL keeps them, and may cross midnight.
+// paying). Times have nanoseconds, as the command side's clock gives them (PostgreSQL keeps
+// microseconds), and may cross midnight.
 func History(rng *rand.Rand, id uuid.UUID, customer, currency string, start time.Time) []domain.Event {
-	at := start.UTC().Truncate(time.Microsecond)
+	at := start.UTC()
 	tick := func() time.Time {
-		at = at.Add(time.Duration(rng.IntN(90*60_000_000)+1) * time.Microsecond) // up to 90 minutes
+		at = at.Add(time.Duration(rng.Int64N(90*60_000_000_000)+1) * time.Nanosecond) // up to 90 minutes
 		return at
 	}
 	events := []domain.Event{domain.OrderCreated{OrderID: id, CustomerID: customer, Currency: currency, At: at}}
