@@ -18,6 +18,7 @@ import (
 
 	"github.com/orderflow/orderflow/eventstore"
 	"github.com/orderflow/orderflow/eventstore/postgres"
+	"github.com/orderflow/orderflow/internal/ordergen"
 	"github.com/orderflow/orderflow/internal/pgtest"
 	"github.com/orderflow/orderflow/internal/proctest"
 	"github.com/orderflow/orderflow/projections"
@@ -142,7 +143,7 @@ func seedHistories(t *testing.T, pool *pgxpool.Pool, n int) {
 	rng := rand.New(rand.NewPCG(41, 42))
 	for i := range n {
 		id := uuid.New()
-		h := projectiontest.History(rng, id, fmt.Sprint("c", i%5), "EUR", time.Now())
+		h := ordergen.History(rng, id, fmt.Sprint("c", i%5), "EUR", time.Now())
 		if _, err := store.Append(ctx, projectiontest.Stream(id), eventstore.NoStream(),
 			projectiontest.Encode(t, eventstore.Metadata{Actor: "seed"}, h...)...); err != nil {
 			t.Fatal(err)

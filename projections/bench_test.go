@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orderflow/orderflow/internal/ordergen"
 	"github.com/orderflow/orderflow/projections"
-	"github.com/orderflow/orderflow/projections/projectiontest"
 )
 
 // BenchmarkRebuild measures blue-green rebuilds of each projection from a pre-loaded log, in events
@@ -30,7 +30,7 @@ func BenchmarkRebuild(b *testing.B) {
 		}
 	}
 	e := newEnv(b)
-	loaded, err := projectiontest.Preload(timeout(b, 30*time.Minute), e.pool, rand.New(rand.NewPCG(1, 2)), n, time.Now().Add(-24*time.Hour))
+	loaded, err := ordergen.Preload(timeout(b, 30*time.Minute), e.pool, rand.New(rand.NewPCG(1, 2)), n, time.Now().Add(-24*time.Hour))
 	if err != nil {
 		b.Fatal(err)
 	}

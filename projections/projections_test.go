@@ -14,6 +14,7 @@ import (
 
 	"github.com/orderflow/orderflow/domain"
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/ordergen"
 	"github.com/orderflow/orderflow/projections"
 	"github.com/orderflow/orderflow/projections/projectiontest"
 )
@@ -311,7 +312,7 @@ func testProjectionsAgainstDomain(t *testing.T, nOrders, batchSize int, live boo
 	var orders []*order
 	for i := range nOrders {
 		id := uuid.New()
-		h := projectiontest.History(rng, id, fmt.Sprintf("cust-%d", i%7), []string{"EUR", "USD"}[i%2], start.Add(time.Duration(i)*17*time.Minute))
+		h := ordergen.History(rng, id, fmt.Sprintf("cust-%d", i%7), []string{"EUR", "USD"}[i%2], start.Add(time.Duration(i)*17*time.Minute))
 		orders = append(orders, &order{id: id, events: h})
 	}
 	var r *running
@@ -448,7 +449,7 @@ func TestRebuildOnSchemaVersion(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := range 10 {
 		id := uuid.New()
-		e.append(t, id, eventstore.Metadata{}, projectiontest.History(rng, id, fmt.Sprint("c", i%3), "EUR", time.Now())...)
+		e.append(t, id, eventstore.Metadata{}, ordergen.History(rng, id, fmt.Sprint("c", i%3), "EUR", time.Now())...)
 	}
 	r := e.run(t, projections.Config{})
 	e.waitCaughtUp(t)

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/ordergen"
 	"github.com/orderflow/orderflow/internal/queryapi/readmodel"
 	"github.com/orderflow/orderflow/projections"
 	"github.com/orderflow/orderflow/projections/projectiontest"
@@ -26,7 +27,7 @@ func (e *env) seed(t *testing.T, rng *rand.Rand, n int) {
 	for i := range n {
 		id := uuid.New()
 		e.append(t, id, eventstore.Metadata{Actor: "seed"},
-			projectiontest.History(rng, id, fmt.Sprint("c", i%7), []string{"EUR", "USD"}[i%2], time.Now())...)
+			ordergen.History(rng, id, fmt.Sprint("c", i%7), []string{"EUR", "USD"}[i%2], time.Now())...)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/orderflow/orderflow/eventstore"
 	"github.com/orderflow/orderflow/eventstore/postgres"
+	"github.com/orderflow/orderflow/internal/ordergen"
 	"github.com/orderflow/orderflow/projections"
 	"github.com/orderflow/orderflow/projections/projectiontest"
 )
@@ -123,7 +124,7 @@ func TestPoisonEvent(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for i := range 8 {
 		id := uuid.New()
-		e.append(t, id, eventstore.Metadata{}, projectiontest.History(rng, id, fmt.Sprint("c", i), "EUR", time.Now())...)
+		e.append(t, id, eventstore.Metadata{}, ordergen.History(rng, id, fmt.Sprint("c", i), "EUR", time.Now())...)
 	}
 	log, err := e.store.ReadAll(timeout(t, 5*time.Second), eventstore.Position{}, 1000)
 	if err != nil {
@@ -210,7 +211,7 @@ func TestTwoRunners(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 7))
 			for i := range n {
 				id := uuid.New()
-				h := projectiontest.History(rng, id, fmt.Sprint("c", i%5), "EUR", time.Now())
+				h := ordergen.History(rng, id, fmt.Sprint("c", i%5), "EUR", time.Now())
 				for _, ev := range h {
 					e.append(t, id, eventstore.Metadata{}, ev)
 				}
@@ -317,7 +318,7 @@ func TestWakeUp(t *testing.T) {
 	appendAndWait := func(t *testing.T) eventstore.Position {
 		t.Helper()
 		id := uuid.New()
-		h := projectiontest.History(rng, id, "c1", "EUR", time.Now())
+		h := ordergen.History(rng, id, "c1", "EUR", time.Now())
 		res, err := notifying.Append(ctx, projectiontest.Stream(id), eventstore.NoStream(), projectiontest.Encode(t, eventstore.Metadata{}, h...)...)
 		if err != nil {
 			t.Fatal(err)
@@ -413,7 +414,7 @@ func TestWakeUpDuringVisibilityRetry(t *testing.T) {
 	}
 
 	id := uuid.New()
-	res := e.append(t, id, eventstore.Metadata{}, projectiontest.History(rand.New(rand.NewPCG(3, 4)), id, "c1", "EUR", time.Now())...)
+	res := e.append(t, id, eventstore.Metadata{}, ordergen.History(rand.New(rand.NewPCG(3, 4)), id, "c1", "EUR", time.Now())...)
 	wake <- struct{}{}
 	if n := read("after a wake-up during the retry wait"); n == 0 {
 		t.Fatal("read nothing after the append")
@@ -470,7 +471,7 @@ func TestBatchEndDuringVisibilityRetry(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	order := func() eventstore.AppendResult {
 		id := uuid.New()
-		return e.append(t, id, eventstore.Metadata{}, projectiontest.History(rng, id, "c1", "EUR", time.Now())...)
+		return e.append(t, id, eventstore.Metadata{}, ordergen.History(rng, id, "c1", "EUR", time.Now())...)
 	}
 
 	// Woken, the first projection applies the events and finds nothing more: it waits to retry. The

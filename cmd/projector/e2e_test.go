@@ -17,6 +17,7 @@ import (
 	"github.com/orderflow/orderflow/domain"
 	"github.com/orderflow/orderflow/eventstore"
 	"github.com/orderflow/orderflow/eventstore/postgres"
+	"github.com/orderflow/orderflow/internal/ordergen"
 	"github.com/orderflow/orderflow/internal/pgtest"
 	"github.com/orderflow/orderflow/internal/proctest"
 	"github.com/orderflow/orderflow/migrations"
@@ -57,7 +58,7 @@ func openStore(t *testing.T, url string) (*postgres.NotifyingStore, *pgxpool.Poo
 func appendOrder(t *testing.T, s eventstore.Appender, rng *rand.Rand) (uuid.UUID, []domain.Event) {
 	t.Helper()
 	id := uuid.New()
-	h := projectiontest.History(rng, id, fmt.Sprint("c", rng.IntN(5)), []string{"EUR", "USD"}[rng.IntN(2)], time.Now())
+	h := ordergen.History(rng, id, fmt.Sprint("c", rng.IntN(5)), []string{"EUR", "USD"}[rng.IntN(2)], time.Now())
 	for i, ev := range h {
 		md := eventstore.Metadata{Actor: "e2e", CorrelationID: "corr-" + id.String()[:8], Command: fmt.Sprintf("%T", ev)}
 		if _, err := s.Append(timeout(t, 10*time.Second), projectiontest.Stream(id), eventstore.Exact(uint64(i)),

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/ordergen"
 	"github.com/orderflow/orderflow/internal/pgtest"
 	"github.com/orderflow/orderflow/internal/proctest"
 	"github.com/orderflow/orderflow/projections"
@@ -34,7 +35,7 @@ func seedOrders(t *testing.T, s eventstore.Appender, n int) int {
 	events := 0
 	for i := range n {
 		id := uuid.New()
-		h := projectiontest.History(rng, id, fmt.Sprint("c", i%9), "EUR", time.Now())
+		h := ordergen.History(rng, id, fmt.Sprint("c", i%9), "EUR", time.Now())
 		if _, err := s.Append(timeout(t, 10*time.Second), projectiontest.Stream(id), eventstore.NoStream(),
 			projectiontest.Encode(t, eventstore.Metadata{Actor: "cli-test"}, h...)...); err != nil {
 			t.Fatal(err)

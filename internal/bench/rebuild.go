@@ -12,9 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/orderflow/orderflow/internal/ordergen"
 	"github.com/orderflow/orderflow/migrations"
 	"github.com/orderflow/orderflow/projections"
-	"github.com/orderflow/orderflow/projections/projectiontest"
 )
 
 // rebuildRun is one rebuild measurement.
@@ -25,7 +25,7 @@ type rebuildRun struct {
 	Events      int    // pre-loaded
 }
 
-// measureRebuild pre-loads the events with COPY (projectiontest.Preload) and runs `projector rebuild
+// measureRebuild pre-loads the events with COPY (ordergen.Preload) and runs `projector rebuild
 // --all` on them, as an operator would, with no projector running: the command then carries out
 // each projection's rebuild itself, one after the other. Each projection's rate is the one the
 // projector recorded, events read over the time from taking the rebuild on to switching to the new
@@ -44,7 +44,7 @@ func measureRebuild(ctx context.Context, run rebuildRun, say func(format string,
 	defer pool.Close()
 
 	t0 := time.Now()
-	loaded, err := projectiontest.Preload(ctx, pool, rand.New(rand.NewPCG(1, 2)), run.Events, time.Now().Add(-24*time.Hour))
+	loaded, err := ordergen.Preload(ctx, pool, rand.New(rand.NewPCG(1, 2)), run.Events, time.Now().Add(-24*time.Hour))
 	if err != nil {
 		return nil, err
 	}

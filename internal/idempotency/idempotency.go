@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -180,10 +181,31 @@ func (s *Store) Do(ctx context.Context, key string, requestHash []byte, run func
 	return resp, false, nil
 }
 
+// beginAttempts is how many times begin tries to open the transaction.
+const beginAttempts = 3
+
+// begin opens the transaction. Nothing has happened yet, so a failure to reach the database is tried
+// again, briefly: after a restart of PostgreSQL, the pool's first attempts may meet broken
+// connections, and a client should not get a 503 for what the next attempt fixes.
 func (s *Store) begin(ctx context.Context) (pgx.Tx, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	tx, err := s.pool.Begin(ctx)
+	tx, err := backoff.Retry(ctx, func() (pgx.Tx, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+		tx, err := s.pool.Begin(ctx)
+		if err != nil && !transient(err) {
+			return nil, backoff.Permanent(err)
+		}
+		return tx, err
+	},
+		backoff.WithBackOff(&backoff.ExponentialBackOff{
+			InitialInterval:     50 * time.Millisecond,
+			RandomizationFactor: 0.5,
+			Multiplier:          2,
+			MaxInterval:         time.Second,
+		}),
+		backoff.WithMaxTries(beginAttempts),
+		backoff.WithMaxElapsedTime(0), // ctx's deadline bounds the whole
+	)
 	if err != nil {
 		return nil, fmt.Errorf("idempotency: begin: %w", translate(err))
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"reflect"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orderflow/orderflow/internal/pgtest"
@@ -283,6 +285,54 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	_, _, err = s.Do(t.Context(), "k1", nil, (&counter{}).run)
 	if !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Do = %v, want ErrUnavailable", err)
+	}
+}
+
+// TestBriefOutageIsRetried: a database that refuses the first connections, as after a restart, costs
+// a request a short wait rather than an error, up to beginAttempts tries.
+func TestBriefOutageIsRetried(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	if err := migrations.Up(t.Context(), url, migrations.Commands()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name      string
+		refused   int32 // connections refused before the database answers
+		wantErr   error
+		wantCalls int32
+	}{
+		{name: "up", refused: 0, wantCalls: 1},
+		{name: "one connection refused", refused: 1, wantCalls: 1},
+		{name: "all but the last refused", refused: beginAttempts - 1, wantCalls: 1},
+		{name: "every attempt refused", refused: beginAttempts, wantErr: ErrUnavailable},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := pgxpool.ParseConfig(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var connects atomic.Int32
+			cfg.BeforeConnect = func(context.Context, *pgx.ConnConfig) error {
+				if connects.Add(1) <= tt.refused {
+					return &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+				}
+				return nil
+			}
+			pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			s := New(pool, Options{Timeout: 2 * time.Second})
+			run := &counter{keep: true, resp: created(1)}
+			_, _, err = s.Do(t.Context(), "k-"+tt.name, []byte("h"), run.run)
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("Do = %v, want %v", err, tt.wantErr)
+			}
+			if got := run.calls.Load(); got != tt.wantCalls {
+				t.Errorf("run called %d times, want %d", got, tt.wantCalls)
+			}
+		})
 	}
 }
 

@@ -30,7 +30,8 @@ import (
 //   - it is version-aware: an entry remembers the position of the orders projection it was read at,
 //     and a request that asks for a later position (X-Min-Position) bypasses it and refreshes it. An
 //     entry is never replaced by an older read, so a slow load cannot undo a fresh one;
-//   - it is bounded: past size entries, the least recently used goes.
+//   - it is bounded: past size entries, the least recently used goes, and so do expired entries that
+//     reach the back of the LRU list.
 //
 // The price is staleness of up to 2×ttl for requests without X-Min-Position, which the API already
 // promises no better than (the read model lags anyway), and which X-Projection-Position reports.
@@ -194,10 +195,16 @@ func (c *orderCache) put(id uuid.UUID, order *encodedOrder, pos eventstore.Posit
 	if order == nil {
 		return
 	}
+	now := c.now()
 	jitter := time.Duration(rand.Int64N(int64(c.ttl) + 1))
-	c.entries[id] = c.lru.PushFront(&cacheEntry{id: id, order: order, pos: pos, expires: c.now().Add(c.ttl + jitter)})
-	for c.lru.Len() > c.size {
-		oldest := c.lru.Back()
+	c.entries[id] = c.lru.PushFront(&cacheEntry{id: id, order: order, pos: pos, expires: now.Add(c.ttl + jitter)})
+	// Expired entries at the back go too, rather than only once size is reached: under reads spread
+	// over many orders, the cache would otherwise stay full of entries no request can use, and the
+	// service's memory with it.
+	for oldest := c.lru.Back(); oldest != nil; oldest = c.lru.Back() {
+		if e := oldest.Value.(*cacheEntry); c.lru.Len() <= c.size && now.Before(e.expires) {
+			break
+		}
 		c.lru.Remove(oldest)
 		delete(c.entries, oldest.Value.(*cacheEntry).id)
 	}

@@ -171,6 +171,19 @@ func TestOrderCache(t *testing.T) {
 		}
 	})
 
+	t.Run("expired entries at the back go before the cache is full", func(t *testing.T) {
+		c, _, clk := newCache(100)
+		for range 10 {
+			c.put(uuid.New(), &encodedOrder{}, at(1))
+		}
+		clk.advance(2*time.Second + time.Millisecond) // all 10 expired
+		fresh := uuid.New()
+		c.put(fresh, &encodedOrder{}, at(1))
+		if len(c.entries) != 1 || c.lru.Len() != 1 || c.entries[fresh] == nil {
+			t.Errorf("%d entries after the others expired, want the fresh one alone", len(c.entries))
+		}
+	})
+
 	t.Run("concurrent cold reads share one load", func(t *testing.T) {
 		c, src, _ := newCache(10)
 		src.gate.Lock()

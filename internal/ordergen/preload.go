@@ -1,4 +1,4 @@
-package projectiontest
+package ordergen
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/orderflow/orderflow/domain"
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/command"
 )
 
 // Copier is what Preload writes with: a pool or a connection.
@@ -68,7 +69,7 @@ func (s *historySource) Next() bool {
 		}
 		id := uuid.New()
 		s.pending = History(s.rng, id, fmt.Sprint("c", s.rng.IntN(10_000)), []string{"EUR", "USD"}[s.rng.IntN(2)], s.at)
-		s.stream, s.version = Stream(id), 0
+		s.stream, s.version = command.StreamName(id), 0
 		s.at = s.at.Add(time.Second)
 	}
 	typ, schemaVersion, data, err := domain.MarshalEvent(s.pending[0])
