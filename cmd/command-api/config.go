@@ -37,8 +37,12 @@ type config struct {
 	// DatabaseMaxConns (DATABASE_MAX_CONNS, default 32) caps the idempotency pool, which holds a
 	// connection for each request with an Idempotency-Key while it runs.
 	DatabaseMaxConns int32
-	LogLevel         slog.Level // LOG_LEVEL, default info
-	LogFormat        string     // LOG_FORMAT, default json; text for people
+	// OrderCacheSize (ORDER_CACHE_SIZE, default 1000, or off) is how many orders the service keeps
+	// folded in memory between commands, so that a command on one of them need not read its stream
+	// (see command.Options.CacheSize). Negative: off.
+	OrderCacheSize int
+	LogLevel       slog.Level // LOG_LEVEL, default info
+	LogFormat      string     // LOG_FORMAT, default json; text for people
 	// Guard is authentication (AUTH, on by default: AUTH_HMAC_SECRET or AUTH_PUBLIC_KEY_FILE, and
 	// AUTH_ISSUER, AUTH_AUDIENCE), the bound on requests in flight (MAX_IN_FLIGHT, default 512) and
 	// each client's rate limit (RATE_LIMIT per second, default 100, or off; RATE_BURST, default twice
@@ -69,6 +73,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		PprofAddr:          p.String("PPROF_ADDR", ""),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
+	if p.String("ORDER_CACHE_SIZE", "") == "off" {
+		cfg.OrderCacheSize = -1
+	} else {
+		cfg.OrderCacheSize = p.Int("ORDER_CACHE_SIZE", 1_000, 10_000_000)
+	}
 	guard, guardErr := httpapi.ReadGuardSettings(p)
 	if guardErr == nil {
 		cfg.Guard, guardErr = guard.Guard(os.ReadFile)

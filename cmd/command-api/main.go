@@ -128,7 +128,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	keys := idempotency.New(pool, idempotency.Options{TTL: cfg.IdempotencyTTL, Timeout: cfg.StoreTimeout, Logger: log})
 
 	api := commandapi.New(commandapi.Config{
-		Commands:    command.NewService(breaker, command.Options{StoreTimeout: cfg.StoreTimeout, Logger: log}),
+		Commands:    command.NewService(breaker, command.Options{StoreTimeout: cfg.StoreTimeout, CacheSize: cfg.OrderCacheSize, Logger: log}),
 		Idempotency: keys,
 		Ready: map[string]httpapi.Check{
 			"eventstore": func(ctx context.Context) error { _, err := breaker.Head(ctx); return err },

@@ -5,7 +5,10 @@
 //
 //  1. wait for the order's in-process lock, so that commands on one order in one process queue up
 //     instead of conflicting;
-//  2. read the order's stream ("order-" + its UUID) and rebuild the order;
+//  2. read the order's stream ("order-" + its UUID) and rebuild the order, unless this process wrote
+//     the order last and still holds it folded (see cache.go): a cached order may be stale, which
+//     the append at its version (step 4) finds out, and a refusal decided on it is decided again on
+//     a fresh read before it is answered;
 //  3. if the stream already holds the command's own events (derived from its idempotency key, or
 //     appended by an earlier try whose acknowledgement was lost), answer from them (see ids.go);
 //  4. check If-Match, decide with [domain.Decide] and the injected clock, and append with the version
@@ -17,6 +20,6 @@
 //     few times with jittered exponential backoff. Rejections, failed preconditions and an open
 //     circuit breaker's refusals are never retried.
 //
-// Optimistic concurrency in the store is what keeps an order consistent; the lock only saves work
-// within one process. Any number of replicas can run side by side.
+// Optimistic concurrency in the store is what keeps an order consistent; the lock and the cache only
+// save work within one process. Any number of replicas can run side by side.
 package command

@@ -40,6 +40,11 @@ type Options struct {
 	// OutageInitial and OutageMax shape the backoff between them (defaults 100 ms and 1 s).
 	OutageAttempts           int
 	OutageInitial, OutageMax time.Duration
+	// CacheSize is how many orders the service keeps in memory between commands, so that a command
+	// on one of them decides without reading its stream first (default 1,000; negative: none). An
+	// order of 10 events takes about 2 KiB. A cached order that another replica has moved on costs a
+	// version conflict and a read, never a wrong answer (see orderCache).
+	CacheSize int
 	// Logger gets a line for each retry (default: discard).
 	Logger *slog.Logger
 }
@@ -57,6 +62,7 @@ type Service struct {
 	outageMax      time.Duration
 	log            *slog.Logger
 	locks          *keyedMutex
+	cache          *orderCache // nil: none
 }
 
 // NewService returns a service that keeps orders in store.
@@ -101,6 +107,10 @@ func NewService(store store, opts Options) *Service {
 	if s.outageMax <= 0 {
 		s.outageMax = time.Second
 	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = 1_000
+	}
+	s.cache = newOrderCache(opts.CacheSize)
 	return s
 }
 
@@ -169,6 +179,19 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 		ids:     &eventIDs{key: req.IdempotencyKey, order: req.OrderID},
 		order:   &domain.Order{},
 	}
+	if c, ok := s.cache.take(stream); ok {
+		x.order, x.recorded, x.cached = c.order, c.recorded, true
+	}
+	res, err := x.execute(ctx)
+	if err == nil && !x.partial {
+		s.cache.put(stream, cachedOrder{order: x.order, recorded: x.recorded})
+	}
+	return res, err
+}
+
+// execute runs the command's attempts, retrying a few times through store outages.
+func (x *execution) execute(ctx context.Context) (Result, error) {
+	s, req := x.Service, x.req
 	tries := 0
 	return backoff.Retry(ctx, func() (Result, error) {
 		tries++
@@ -274,42 +297,78 @@ type execution struct {
 	stream   string
 	ids      *eventIDs
 	order    *domain.Order
-	recorded []eventstore.RecordedEvent
+	recorded []recorded
+	decided  []domain.Event // by the last decide
+	// cached: the order came from the cache and nothing has been read since, so it may be stale.
+	cached bool
+	// partial: the execution appended several events, of which the store tells the place of the last
+	// only, so order and recorded stop short of the stream's end and the cache must not keep them.
+	partial bool
 }
 
+// attempt decides the command on the order as known and appends its events at the order's version.
 func (x *execution) attempt(ctx context.Context) (Result, error) {
+	if x.cached {
+		x.cached = false
+		res, data, err := x.decide()
+		if err == nil && data == nil {
+			return res, nil // the command's events are among those cached: facts, stale or not
+		}
+		if err == nil {
+			// An append at the cached version proves the order current; a conflict reads and decides again.
+			return x.append(ctx, res, data)
+		}
+		// A refusal may come from what the cached order does not know yet: read, and decide again.
+	}
 	if err := x.catchUp(ctx); err != nil {
 		return Result{}, err
 	}
+	res, data, err := x.decide()
+	if err != nil || data == nil {
+		return res, err
+	}
+	return x.append(ctx, res, data)
+}
+
+// decide checks the command against the order as known and returns the events to append. No events
+// and no error: the command's events are in the stream already, and res answers with them.
+func (x *execution) decide() (res Result, data []eventstore.EventData, err error) {
 	if x.req.Authorize != nil {
 		if err := x.req.Authorize(x.order); err != nil {
-			return Result{}, err
+			return Result{}, nil, err
 		}
 	}
 	_, creates := x.req.Command.(domain.CreateOrder)
+	res = Result{OrderID: x.req.OrderID, Created: creates}
 	// The command's events may be in the stream already: appended by an earlier request with the same
 	// idempotency key, or by an earlier try of this one whose acknowledgement was lost. (Random IDs are
 	// new to this execution, so on a first try this finds nothing.)
 	if last, ok := x.applied(); ok {
-		return Result{OrderID: x.req.OrderID, Version: last.Version, Position: last.Position, Created: creates}, nil
+		res.Version, res.Position = last.version, last.position
+		return res, nil, nil
 	}
 	version := x.order.Version()
 	if x.req.IfMatch != nil && *x.req.IfMatch != version {
-		return Result{}, &PreconditionError{Expected: *x.req.IfMatch, Current: version}
+		return Result{}, nil, &PreconditionError{Expected: *x.req.IfMatch, Current: version}
 	}
-
 	events, err := domain.Decide(x.order, x.req.Command, x.now())
 	if err != nil {
-		return Result{}, fmt.Errorf("%s: %w", x.req.Command.CommandName(), err)
+		return Result{}, nil, fmt.Errorf("%s: %w", x.req.Command.CommandName(), err)
 	}
-	data, err := x.encode(events)
-	if err != nil {
-		return Result{}, err
+	if data, err = x.encode(events); err != nil {
+		return Result{}, nil, err
 	}
+	x.decided = events
+	return res, data, nil
+}
 
+// append writes the decided events at the order's version and, on success, folds them into the order
+// (for the cache).
+func (x *execution) append(ctx context.Context, res Result, data []eventstore.EventData) (Result, error) {
+	version := x.order.Version()
 	ctx, cancel := context.WithTimeout(ctx, x.storeTimeout)
 	defer cancel()
-	res, err := x.store.Append(ctx, x.stream, eventstore.Exact(version), data...)
+	ar, err := x.store.Append(ctx, x.stream, eventstore.Exact(version), data...)
 	var conflict *eventstore.VersionConflictError
 	if x.req.IfMatch != nil && errors.As(err, &conflict) {
 		return Result{}, &PreconditionError{Expected: *x.req.IfMatch, Current: conflict.Actual}
@@ -317,7 +376,14 @@ func (x *execution) attempt(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{OrderID: x.req.OrderID, Version: res.Version, Position: res.Position, Created: creates}, nil
+	if len(x.decided) == 1 && ar.Version == version+1 {
+		x.order.Apply(x.decided[0])
+		x.recorded = append(x.recorded, recorded{id: data[0].ID, version: ar.Version, position: ar.Position})
+	} else {
+		x.partial = true
+	}
+	res.Version, res.Position = ar.Version, ar.Position
+	return res, nil
 }
 
 // catchUp reads the events appended to the stream since the last read and applies them.
@@ -336,7 +402,7 @@ func (x *execution) catchUp(ctx context.Context) error {
 				return fmt.Errorf("load %s at version %d: %w", x.stream, r.Version, err)
 			}
 			x.order.Apply(e)
-			x.recorded = append(x.recorded, r)
+			x.recorded = append(x.recorded, recorded{id: r.ID, version: r.Version, position: r.Position})
 		}
 		if len(batch) < readBatch {
 			return nil
@@ -353,19 +419,19 @@ func (x *execution) read(ctx context.Context, from uint64) ([]eventstore.Recorde
 // applied looks for the events derived from the request's idempotency key and returns the last of
 // them. A command's events are appended all or none and in one piece, so they are the run of
 // consecutive events starting at the first derived ID.
-func (x *execution) applied() (eventstore.RecordedEvent, bool) {
+func (x *execution) applied() (recorded, bool) {
 	first := x.ids.id(0)
 	for i, r := range x.recorded {
-		if r.ID != first {
+		if r.id != first {
 			continue
 		}
 		last := i
-		for last+1 < len(x.recorded) && x.recorded[last+1].ID == x.ids.id(last+1-i) {
+		for last+1 < len(x.recorded) && x.recorded[last+1].id == x.ids.id(last+1-i) {
 			last++
 		}
 		return x.recorded[last], true
 	}
-	return eventstore.RecordedEvent{}, false
+	return recorded{}, false
 }
 
 func (x *execution) encode(events []domain.Event) ([]eventstore.EventData, error) {

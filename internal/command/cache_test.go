@@ -1,0 +1,167 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/orderflow/orderflow/domain"
+	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/eventstore/memory"
+)
+
+// readCountingStore counts stream reads.
+type readCountingStore struct {
+	*memory.Store
+	reads atomic.Int32
+}
+
+func (r *readCountingStore) ReadStream(ctx context.Context, stream string, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+	r.reads.Add(1)
+	return r.Store.ReadStream(ctx, stream, from, limit)
+}
+
+func TestCachedOrderDecidesWithoutReading(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		cacheSize int
+		wantReads int32
+	}{
+		{name: "cache on", cacheSize: 0, wantReads: 1}, // the create finds no stream
+		{name: "cache off", cacheSize: -1, wantReads: 4},
+		{name: "cache of one order, two orders in turn", cacheSize: 1, wantReads: 8},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &readCountingStore{Store: memory.New(nil)}
+			s := newService(t, st, Options{CacheSize: tt.cacheSize})
+			orders := 1
+			if tt.cacheSize == 1 {
+				orders = 2
+			}
+			ids := make([]uuid.UUID, orders)
+			for i := range ids {
+				ids[i] = mustCreate(t, s)
+			}
+			for _, sku := range []string{"A", "B", "A"} {
+				for _, id := range ids {
+					if _, err := s.Execute(t.Context(), Request{OrderID: id, Command: addItem(sku)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if got := st.reads.Load(); got != tt.wantReads {
+				t.Errorf("%d stream reads, want %d", got, tt.wantReads)
+			}
+			if tt.cacheSize >= 0 {
+				assertCacheMatchesStream(t, s, st, ids[len(ids)-1]) // the last used
+			}
+		})
+	}
+}
+
+// TestStaleCachedOrder runs commands on replica a, whose cached order misses an event that replica b
+// appended since: every answer is the one a fresh read would give.
+func TestStaleCachedOrder(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// b runs this after a cached the order at version 2 (created, item A); nil: b adds item B.
+		b       *Request
+		a       Request
+		wantErr error
+		// wantVersion is the order's version after a's command; wantTotal its total.
+		wantVersion uint64
+		wantTotal   int64
+	}{
+		{name: "a decision that needs b's event", a: Request{Command: domain.RemoveItem{SKU: "B"}},
+			wantVersion: 4, wantTotal: 250},
+		{name: "If-Match of the current version", a: Request{Command: addItem("C"), IfMatch: ptr(uint64(3))},
+			wantVersion: 4, wantTotal: 750},
+		{name: "If-Match of the cached version", a: Request{Command: addItem("C"), IfMatch: ptr(uint64(2))},
+			wantErr: ErrPreconditionFailed, wantVersion: 3, wantTotal: 500},
+		{name: "a command the order now refuses", b: &Request{Command: domain.CancelOrder{Reason: "no"}},
+			a: Request{Command: addItem("C")}, wantErr: domain.ErrNotDraft, wantVersion: 3, wantTotal: 250},
+		{name: "a repeat of b's command", b: &Request{Command: addItem("B"), IdempotencyKey: "k1"},
+			a: Request{Command: addItem("B"), IdempotencyKey: "k1"}, wantVersion: 3, wantTotal: 500},
+		{name: "a command with nothing to catch up", b: &Request{Command: addItem("B")},
+			a: Request{Command: addItem("B")}, wantVersion: 4, wantTotal: 750},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &readCountingStore{Store: memory.New(nil)}
+			a, b := newService(t, st, Options{}), newService(t, st, Options{})
+			id := mustCreate(t, a)
+			if _, err := a.Execute(t.Context(), Request{OrderID: id, Command: addItem("A")}); err != nil {
+				t.Fatal(err)
+			}
+			breq := Request{Command: addItem("B")}
+			if tt.b != nil {
+				breq = *tt.b
+			}
+			breq.OrderID = id
+			if _, err := b.Execute(t.Context(), breq); err != nil {
+				t.Fatal(err)
+			}
+
+			req := tt.a
+			req.OrderID = id
+			res, err := a.Execute(t.Context(), req)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("a: %v, want %v", err, tt.wantErr)
+			}
+			order := domain.Rebuild(decodeAll(t, readAll(t, st, id)))
+			if order.Version() != tt.wantVersion || int64(order.Total().Amount()) != tt.wantTotal {
+				t.Errorf("order at version %d, total %d; want %d, %d", order.Version(), order.Total().Amount(),
+					tt.wantVersion, tt.wantTotal)
+			}
+			if err == nil && res.Version != tt.wantVersion {
+				t.Errorf("a answered version %d, want %d", res.Version, tt.wantVersion)
+			}
+			if err == nil {
+				assertCacheMatchesStream(t, a, st, id)
+			}
+		})
+	}
+}
+
+// assertCacheMatchesStream checks that s's cached order is the order its stream folds into, with
+// every event's ID, version and position.
+func assertCacheMatchesStream(t *testing.T, s *Service, st eventstore.StreamReader, id uuid.UUID) {
+	t.Helper()
+	c, ok := s.cache.take(StreamName(id))
+	if !ok {
+		t.Errorf("order %s is not cached", id)
+		return
+	}
+	defer s.cache.put(StreamName(id), c)
+	events := readAll(t, st, id)
+	want := domain.Rebuild(decodeAll(t, events))
+	got := c.order
+	if got.Version() != want.Version() || got.Status() != want.Status() || got.Total() != want.Total() ||
+		got.ItemCount() != want.ItemCount() || len(got.Lines()) != len(want.Lines()) {
+		t.Errorf("cached order v%d %s total %v, stream folds into v%d %s total %v", got.Version(), got.Status(),
+			got.Total(), want.Version(), want.Status(), want.Total())
+	}
+	if len(c.recorded) != len(events) {
+		t.Fatalf("%d events cached, %d in the stream", len(c.recorded), len(events))
+	}
+	for i, e := range events {
+		if r := c.recorded[i]; r.id != e.ID || r.version != e.Version || r.position != e.Position {
+			t.Errorf("cached event %d: %+v, stream has %s v%d at %s", i, r, e.ID, e.Version, e.Position)
+		}
+	}
+}
+
+func decodeAll(t *testing.T, recs []eventstore.RecordedEvent) []domain.Event {
+	t.Helper()
+	var events []domain.Event
+	for _, r := range recs {
+		e, err := domain.UnmarshalEvent(r.Type, r.SchemaVersion, r.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, e)
+	}
+	return events
+}
