@@ -48,7 +48,7 @@ func run() int {
 	fs.StringVar(&cfg.LogDir, "logs", filepath.Join(os.TempDir(), "orderflow-bench"), "directory for the services' logs")
 	fs.Float64Var(&cfg.LagRate, "lag-rate", 0, "commands per second of the lag runs (default: half the command rate with the projector running)")
 	fs.Float64Var(&cfg.LightLagRate, "light-lag-rate", 100, "commands per second of one more lag run under light load (0 skips it)")
-	fs.StringVar(&cfg.ProfileDir, "profile-dir", "", "keep CPU profiles of the busiest command and query steps here (pprof on)")
+	fs.StringVar(&cfg.ProfileDir, "profile-dir", "", "keep CPU profiles of the busiest command and query steps, and of every service through the lag step, here (pprof on)")
 	fs.IntVar(&cfg.RebuildEvents, "rebuild-events", 1_000_000, "events pre-loaded for the projection rebuild measurement (50000 with --quick; 0 skips it)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2

@@ -49,7 +49,8 @@ type Config struct {
 	Progress      io.Writer     // one line per step
 	RebuildEvents int           // events pre-loaded for the rebuild measurement; 0 skips it
 	// ProfileDir, when set, turns on each service's pprof listener and keeps CPU profiles of the
-	// command API and the query API taken over their busiest steps (the most clients).
+	// command API and the query API taken over their busiest steps (the most clients), and of all
+	// three services over the lag step (lag-*.cpu.pprof).
 	ProfileDir string
 }
 
@@ -232,7 +233,7 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 		bestClients int
 	)
 	for _, c := range cfg.Clients {
-		stopProfile := profile(ctx, cfg, pprofAddrs, "command-api", c == slices.Max(cfg.Clients), say)
+		stopProfile := profile(ctx, cfg, pprofAddrs, "command-api", "command-api", cfg.Step, c == slices.Max(cfg.Clients), say)
 		res := ClosedLoop(ctx, c, cfg.Step, client.Command)
 		stopProfile()
 		if res.Ops == 0 {
@@ -281,7 +282,7 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 		if err != nil {
 			return err
 		}
-		stopProfile := profile(ctx, cfg, pprofAddrs, "query-api", c == slices.Max(cfg.QueryClients), say)
+		stopProfile := profile(ctx, cfg, pprofAddrs, "query-api", "query-api", cfg.Step, c == slices.Max(cfg.QueryClients), say)
 		res := ClosedLoop(ctx, c, cfg.Step, client.Query)
 		stopProfile()
 		hits, misses, err := client.CacheLookups(ctx)
@@ -299,7 +300,15 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 		rate = cfg.LagRate
 	}
 	if rate > 0 {
+		// The lag step runs the whole system at once: profile each service through it.
+		var waits []func()
+		for _, service := range []string{"projector", "command-api", "query-api"} {
+			waits = append(waits, profile(ctx, cfg, pprofAddrs, service, "lag-"+service, cfg.LagStep, true, say))
+		}
 		r.Lag = measureLag(ctx, client, rate, cfg.LagStep, true, say)
+		for _, wait := range waits {
+			wait()
+		}
 	}
 	if cfg.LightLagRate > 0 {
 		r.LagLight = measureLag(ctx, client, cfg.LightLagRate, cfg.LagStep, false, say)
@@ -365,17 +374,17 @@ func stopService(r *Results, s *Service) {
 	s.Stop()
 }
 
-// profile, when cfg.ProfileDir is set and on is true, takes a CPU profile of service over the next
-// step in the background; the returned function waits for it.
-func profile(ctx context.Context, cfg Config, addrs map[string]string, service string, on bool, say func(string, ...any)) (wait func()) {
+// profile, when cfg.ProfileDir is set and on is true, takes a CPU profile of service over the next d
+// in the background, into <name>.cpu.pprof; the returned function waits for it.
+func profile(ctx context.Context, cfg Config, addrs map[string]string, service, name string, d time.Duration, on bool, say func(string, ...any)) (wait func()) {
 	if cfg.ProfileDir == "" || !on {
 		return func() {}
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		path := filepath.Join(cfg.ProfileDir, service+".cpu.pprof")
-		if err := fetchProfile(ctx, addrs[service], cfg.Step, path); err != nil {
+		path := filepath.Join(cfg.ProfileDir, name+".cpu.pprof")
+		if err := fetchProfile(ctx, addrs[service], d, path); err != nil {
 			say("profile of %s: %v", service, err)
 			return
 		}

@@ -27,11 +27,15 @@ type cachedOrder struct {
 // orderCache keeps the orders this process last wrote, so that the next command on one of them can
 // decide without reading its stream first.
 //
-// A cached order may be stale: another replica may have appended since. That is safe because a
-// command decided on it appends at the version it saw (eventstore.Exact), which fails if the stream
-// moved on; the command then reads what was appended and decides again, as after any conflict. A
-// refusal decided on a cached order is never answered as is: the command reads first and decides
-// again (see execution.attempt). A cache miss costs what every command cost without the cache.
+// A cached order may be stale: another replica may have appended since. That is safe for a command
+// without an idempotency key because it appends at the version it saw (eventstore.Exact), which
+// fails if the stream moved on; the command then reads what was appended and decides again, as after
+// any conflict. A refusal decided on a cached order is never answered as is: the command reads first
+// and decides again (see execution.attempt). A command with a key reads the events after the cached
+// ones before it decides, and its order is not cached after its append: its event IDs are derived
+// from the key, and the stores match IDs before versions, so a stale decision could meet its own
+// events as a replay or a duplicate instead of a conflict. A cache miss costs what every command cost
+// without the cache.
 //
 // An execution takes its order out of the cache and puts it back when it is done, so no two
 // executions share an order's state (the service's per-order lock already queues them).

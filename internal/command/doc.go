@@ -5,10 +5,11 @@
 //
 //  1. wait for the order's in-process lock, so that commands on one order in one process queue up
 //     instead of conflicting;
-//  2. read the order's stream ("order-" + its UUID) and rebuild the order, unless this process wrote
-//     the order last and still holds it folded (see cache.go): a cached order may be stale, which
-//     the append at its version (step 4) finds out, and a refusal decided on it is decided again on
-//     a fresh read before it is answered;
+//  2. read the order's stream ("order-" + its UUID) and rebuild the order. If this process wrote the
+//     order last and still holds it folded (see cache.go), a command without an idempotency key
+//     decides on that: the append at its version (step 4) finds out whether it is stale, and a
+//     refusal decided on it is decided again on a fresh read before it is answered. A command with a
+//     key reads the events after the cached ones first;
 //  3. if the stream already holds the command's own events (derived from its idempotency key, or
 //     appended by an earlier try whose acknowledgement was lost), answer from them (see ids.go);
 //  4. check If-Match, decide with [domain.Decide] and the injected clock, and append with the version

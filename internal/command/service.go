@@ -180,10 +180,14 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 		order:   &domain.Order{},
 	}
 	if c, ok := s.cache.take(stream); ok {
-		x.order, x.recorded, x.cached = c.order, c.recorded, true
+		// With an idempotency key, the command's events may be in the stream already, appended since
+		// the order was cached: it must read the events after the cached ones before it decides.
+		x.order, x.recorded, x.cached = c.order, c.recorded, req.IdempotencyKey == ""
 	}
 	res, err := x.execute(ctx)
-	if err == nil && !x.partial {
+	// A failed command keeps what it read: a fold of the stream as far as it goes, which is all the
+	// cache needs. Orders that do not exist are not kept: a stream of probes would evict real ones.
+	if !x.unsure && x.order.Version() > 0 {
 		s.cache.put(stream, cachedOrder{order: x.order, recorded: x.recorded})
 	}
 	return res, err
@@ -301,9 +305,12 @@ type execution struct {
 	decided  []domain.Event // by the last decide
 	// cached: the order came from the cache and nothing has been read since, so it may be stale.
 	cached bool
-	// partial: the execution appended several events, of which the store tells the place of the last
-	// only, so order and recorded stop short of the stream's end and the cache must not keep them.
-	partial bool
+	// unsure: after the append, order and recorded may not be the stream's fold, so the cache must
+	// not keep them. The store tells the place of the last of several events only; and with an
+	// idempotency key a success may be the store answering a replay (it matches event IDs before
+	// versions): another execution with the same key appended since the read, and its events are in
+	// the stream rather than the ones decided here.
+	unsure bool
 }
 
 // attempt decides the command on the order as known and appends its events at the order's version.
@@ -376,11 +383,11 @@ func (x *execution) append(ctx context.Context, res Result, data []eventstore.Ev
 	if err != nil {
 		return Result{}, err
 	}
-	if len(x.decided) == 1 && ar.Version == version+1 {
+	if len(x.decided) == 1 && ar.Version == version+1 && x.req.IdempotencyKey == "" {
 		x.order.Apply(x.decided[0])
 		x.recorded = append(x.recorded, recorded{id: data[0].ID, version: ar.Version, position: ar.Position})
 	} else {
-		x.partial = true
+		x.unsure = true
 	}
 	res.Version, res.Position = ar.Version, ar.Position
 	return res, nil
