@@ -31,11 +31,21 @@ func (AuditLog) Reset(ctx context.Context, tx pgx.Tx) error {
 var auditColumns = []string{"event_id", "position", "commit_pos", "prepare_pos", "order_id", "version", "type",
 	"actor", "correlation_id", "causation_id", "command", "recorded_at"}
 
-// Apply inserts a row per order event, with COPY: the cheapest way into PostgreSQL, which is what
-// bounds a rebuild of this projection (a row per event). The event ID is the key. A batch cannot
-// normally hold an event already recorded, since the checkpoint commits with the rows; should one
-// anyway, COPY fails on the key and the batch is written again with INSERT … ON CONFLICT DO
-// NOTHING, so that a replayed event changes nothing.
+// insertAudit writes rows given as one array per column (see columnsOf), skipping events recorded
+// already.
+var insertAudit = `INSERT INTO rm_audit_log (` + strings.Join(auditColumns, ", ") + `)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[], $5::uuid[], $6::bigint[], $7::text[],
+    $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])
+ON CONFLICT (event_id) DO NOTHING`
+
+// Apply inserts a row per order event. The event ID is the key. A batch of copyFrom rows or more
+// goes in with COPY: the cheapest way into PostgreSQL for many rows, which is what bounds a rebuild of
+// this projection (a row per event). A batch cannot normally hold an event already recorded, since
+// the checkpoint commits with the rows; should one anyway, COPY fails on the key and the batch is
+// written again with INSERT … ON CONFLICT DO NOTHING, so that a replayed event changes nothing. A
+// smaller batch, as live traffic brings, takes that INSERT at once: one round trip, where COPY and
+// its savepoint take four (measured at 100 events/s: COPY of one row 0.52 ms in PostgreSQL, the
+// largest share of the projector's statements).
 func (AuditLog) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedEvent) error {
 	rows := make([][]any, 0, len(batch))
 	for i := range batch {
@@ -56,6 +66,12 @@ func (AuditLog) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.Recorde
 	if len(rows) == 0 {
 		return nil
 	}
+	if len(rows) < copyFrom {
+		if _, err := tx.Exec(ctx, insertAudit, columnsOf(rows, len(auditColumns))...); err != nil {
+			return fmt.Errorf("write audit log: %w", err)
+		}
+		return nil
+	}
 	sp, err := tx.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("write audit log: %w", err)
@@ -67,10 +83,7 @@ func (AuditLog) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.Recorde
 	} else if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		err = sp.Rollback(ctx)
 		if err == nil {
-			_, err = tx.Exec(ctx, `INSERT INTO rm_audit_log (`+strings.Join(auditColumns, ", ")+`)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[], $5::uuid[], $6::bigint[], $7::text[],
-    $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])
-ON CONFLICT (event_id) DO NOTHING`, columnsOf(rows, len(auditColumns))...)
+			_, err = tx.Exec(ctx, insertAudit, columnsOf(rows, len(auditColumns))...)
 		}
 	}
 	if err != nil {

@@ -112,11 +112,6 @@ type orderState struct {
 	stored  bool // the table held the order or some of its lines when the batch began
 }
 
-// copyFrom is the number of new orders from which a batch writes them with COPY rather than with
-// the upsert: COPY is the cheaper way in for many rows (a rebuild creates thousands per batch) but
-// costs a round trip of its own, which a live batch of a few events should not pay.
-const copyFrom = 64
-
 // Apply folds the batch per order in memory, starting from the rows as stored, and then writes each
 // changed order and line once: a busy order costs one upsert per batch, not one per event.
 func (Orders) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedEvent) error {

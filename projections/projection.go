@@ -155,6 +155,11 @@ SELECT `+columns+` FROM jsonb_populate_recordset(NULL::`+table+`, $1::jsonb)
 	return nil
 }
 
+// copyFrom is the number of new rows from which a projection writes them with COPY rather than with
+// a statement: COPY is the cheaper way in for many rows (a rebuild creates thousands per batch) but
+// costs round trips of its own, which a live batch of a few events should not pay.
+const copyFrom = 64
+
 // copyRows is rows as pgx.CopyFrom takes them, one values slice at a time.
 func copyRows[T any](rows []T, values func(T) []any) pgx.CopyFromSource {
 	i := -1

@@ -268,6 +268,53 @@ func TestProjections(t *testing.T) {
 	})
 }
 
+// TestAuditLogReplay: batches that hold events recorded already, as after a restore of the checkpoint,
+// add nothing to the audit log, whether they go in with INSERT (small) or COPY (copyFrom rows or more,
+// which fails on the key and falls back to INSERT … ON CONFLICT DO NOTHING).
+func TestAuditLogReplay(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		batchSize int
+	}{
+		{name: "small batches, INSERT", batchSize: 5},
+		{name: "large batches, COPY", batchSize: 1000},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			rng := rand.New(rand.NewPCG(7, 8))
+			for i := range 30 {
+				id := uuid.New()
+				e.append(t, id, eventstore.Metadata{Actor: "bot"}, ordergen.History(rng, id, fmt.Sprint("c", i), "EUR", time.Now())...)
+			}
+			log, err := e.store.ReadAll(timeout(t, 5*time.Second), eventstore.Position{}, 10_000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			count := func() int {
+				var n int
+				if err := e.pool.QueryRow(timeout(t, 5*time.Second), `SELECT count(*) FROM rm_audit_log`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			cfg := projections.Config{BatchSize: tt.batchSize, Projections: []projections.Projection{projections.AuditLog{}}}
+			r := e.run(t, cfg)
+			e.waitCaughtUp(t, projections.NameAuditLog)
+			if got := count(); got != len(log) || got < projections.CopyFrom {
+				t.Fatalf("%d audit rows for %d events", got, len(log))
+			}
+			r.stop()
+			e.rewind(t, log[len(log)/3].Position.String())
+			r = e.run(t, cfg)
+			e.waitCaughtUp(t, projections.NameAuditLog)
+			r.stop()
+			if got := count(); got != len(log) {
+				t.Errorf("after the replay: %d audit rows for %d events", got, len(log))
+			}
+		})
+	}
+}
+
 // rewind moves every checkpoint back to token, keeping the data. Runners must be stopped: an idle one
 // only notices at its next batch.
 func (e *env) rewind(t *testing.T, token string) {

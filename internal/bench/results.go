@@ -138,6 +138,8 @@ type Lag struct {
 	// Polling: GETs without it, repeated until the new version shows (the cache included).
 	Polling      *Summary `json:"polling,omitempty"` // not measured under light load
 	PollingFails int      `json:"polling_not_seen"`
+	// CPU is what the machine spent during the X-Min-Position run, and on what.
+	CPU *CPUShare `json:"cpu,omitempty"`
 }
 
 // Projection is the projector's throughput.
@@ -238,6 +240,9 @@ func (r *Results) WriteTable(w io.Writer) error {
 		if p := l.Polling; p != nil {
 			fmt.Fprintf(w, "  2xx to visible, polling:        p50 %.2f ms, p99 %.2f ms (%d samples, %d never seen)\n", p.P50, p.P99, p.Count, l.PollingFails)
 		}
+		if c := l.CPU; c != nil {
+			fmt.Fprintf(w, "  CPU meanwhile, in cores of %d: %.2f busy: %s, PostgreSQL and the rest %.2f\n", c.Cores, c.Busy, cpuProcesses(c.Processes), c.Rest)
+		}
 	}
 	fmt.Fprintf(w, "projection: live %s events/s applied (all projections, catching up %s events written while it was stopped)\n",
 		num(r.Projection.LiveEventsPerSec), num(float64(r.Projection.LiveEvents)))
@@ -297,6 +302,20 @@ func rss(m map[string]float64) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s %.1f MiB", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// cpuProcesses lists each process's cores, the load generator first.
+func cpuProcesses(procs map[string]float64) string {
+	var parts []string
+	if c, ok := procs["bench"]; ok {
+		parts = append(parts, fmt.Sprintf("load generator %.2f", c))
+	}
+	for _, n := range slices.Sorted(maps.Keys(procs)) {
+		if n != "bench" {
+			parts = append(parts, fmt.Sprintf("%s %.2f", n, procs[n]))
+		}
 	}
 	return strings.Join(parts, ", ")
 }

@@ -305,23 +305,28 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 		for _, service := range []string{"projector", "command-api", "query-api"} {
 			waits = append(waits, profile(ctx, cfg, pprofAddrs, service, "lag-"+service, cfg.LagStep, true, say))
 		}
-		r.Lag = measureLag(ctx, client, rate, cfg.LagStep, true, say)
+		r.Lag = measureLag(ctx, client, rate, cfg.LagStep, true, pids(services), say)
 		for _, wait := range waits {
 			wait()
 		}
 	}
 	if cfg.LightLagRate > 0 {
-		r.LagLight = measureLag(ctx, client, cfg.LightLagRate, cfg.LagStep, false, say)
+		r.LagLight = measureLag(ctx, client, cfg.LightLagRate, cfg.LagStep, false, pids(services), say)
 	}
 	return nil
 }
 
-// measureLag paces commands at rate for d and measures the lag with X-Min-Position, and by polling
-// when polling is set.
-func measureLag(ctx context.Context, client *Client, rate float64, d time.Duration, polling bool, say func(string, ...any)) *Lag {
+// measureLag paces commands at rate for d and measures the lag with X-Min-Position, with the CPU the
+// machine and the processes in pids used meanwhile, and by polling when polling is set.
+func measureLag(ctx context.Context, client *Client, rate float64, d time.Duration, polling bool, pids map[string]int, say func(string, ...any)) *Lag {
 	lag := &Lag{Rate: round(rate, 1)}
+	cpu := startCPU(pids)
 	res, waited, _ := client.Lag(ctx, rate, d, true)
 	lag.Commands, lag.WithMinPosition = NewMeasured(0, res, 0), waited.Summary()
+	var err error
+	if lag.CPU, err = cpu.Stop(); err != nil {
+		say("CPU during the lag step: %v", err)
+	}
 	say("lag at %.0f commands/s with X-Min-Position: p99 %.2f ms; commands p99 %.2f ms", rate, lag.WithMinPosition.P99, lag.Commands.Latency.P99)
 	if polling {
 		_, polled, notSeen := client.Lag(ctx, rate, d, false)
@@ -360,6 +365,18 @@ func caughtUp(ctx context.Context, client *Client, url string, start time.Time) 
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// pids names the processes whose CPU a step accounts for: this one (the load generator) and the
+// services.
+func pids(services []*Service) map[string]int {
+	m := map[string]int{"bench": os.Getpid()}
+	for _, s := range services {
+		if !s.Stopped() {
+			m[s.Name] = s.PID()
+		}
+	}
+	return m
 }
 
 // stopService stops s, once, and keeps its peak RSS in r: the highest of all the processes that

@@ -1,0 +1,4 @@
+package projections
+
+// CopyFrom is copyFrom, for the tests that must reach the COPY paths.
+const CopyFrom = copyFrom
