@@ -93,13 +93,3 @@ func (c *orderCache) put(stream string, o cachedOrder) {
 		delete(c.entries, oldest.Value.(*cacheEntry).stream)
 	}
 }
-
-// len returns the number of cached orders.
-func (c *orderCache) len() int {
-	if c == nil {
-		return 0
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lru.Len()
-}

@@ -314,23 +314,26 @@ type execution struct {
 }
 
 // attempt decides the command on the order as known and appends its events at the order's version.
+//
+// On the cached order it decides without reading: an append at the cached version proves the order
+// current (a conflict reads and decides again), and events found among the cached ones are facts,
+// stale or not. A refusal, though, may come from what the cached order does not know yet: it reads,
+// and decides again.
 func (x *execution) attempt(ctx context.Context) (Result, error) {
-	if x.cached {
-		x.cached = false
-		res, data, err := x.decide()
-		if err == nil && data == nil {
-			return res, nil // the command's events are among those cached: facts, stale or not
+	cached := x.cached
+	x.cached = false
+	if !cached {
+		if err := x.catchUp(ctx); err != nil {
+			return Result{}, err
 		}
-		if err == nil {
-			// An append at the cached version proves the order current; a conflict reads and decides again.
-			return x.append(ctx, res, data)
-		}
-		// A refusal may come from what the cached order does not know yet: read, and decide again.
-	}
-	if err := x.catchUp(ctx); err != nil {
-		return Result{}, err
 	}
 	res, data, err := x.decide()
+	if err != nil && cached {
+		if err := x.catchUp(ctx); err != nil {
+			return Result{}, err
+		}
+		res, data, err = x.decide()
+	}
 	if err != nil || data == nil {
 		return res, err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/orderflow/orderflow/domain"
 	"github.com/orderflow/orderflow/eventstore"
+	"github.com/orderflow/orderflow/internal/command"
 )
 
 // Encode turns domain events into events to append, each with a new ID and md as metadata.
@@ -35,7 +36,7 @@ func Encode(tb testing.TB, md eventstore.Metadata, events ...domain.Event) []eve
 }
 
 // Stream returns the name of an order's stream, as the command side writes it.
-func Stream(id uuid.UUID) string { return "order-" + id.String() }
+func Stream(id uuid.UUID) string { return command.StreamName(id) }
 
 // Querier is what Dump and CaughtUp read with: a pool, a connection or a transaction.
 type Querier interface {
