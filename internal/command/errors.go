@@ -11,6 +11,11 @@ var (
 	// ErrPreconditionFailed: the order is not at the version the caller required. The error is a
 	// *PreconditionError.
 	ErrPreconditionFailed = errors.New("precondition failed")
+	// ErrOutcomeUnknown: an append of the command reached the store, which did not confirm it (a timeout,
+	// a connection lost), and no later attempt settled whether it was written. The command may have been
+	// applied. A repeat with the same idempotency key learns which: it answers with the events if they
+	// are there, and appends them otherwise. It wraps the store's last error.
+	ErrOutcomeUnknown = errors.New("the event store did not confirm the append: the command may have been applied")
 )
 
 // PreconditionError reports an order that was not at the version the request's If-Match named, when it

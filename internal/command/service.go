@@ -152,9 +152,10 @@ type Result struct {
 //   - ctx's error if ctx ends first.
 //
 // A command that fails writes nothing, with one exception: when the store fails in a way that leaves
-// open whether an append happened (a connection lost before its commit was acknowledged), Execute
-// retries and, finding the command's own events in the stream, answers with them; if the retries run
-// out it returns the store's error, and the events may be there.
+// open whether an append happened (a timeout, a connection lost before its commit was acknowledged),
+// Execute retries and, finding the command's own events in the stream, answers with them; if the
+// retries run out it returns ErrOutcomeUnknown wrapping the store's error, and the events may be there
+// (or arrive later: a store that received the append may still commit it).
 //
 // Transient store errors (eventstore.ErrUnavailable, a store call's own timeout) are retried a few
 // times with jittered exponential backoff, so that a database restart or failover costs a pause rather
@@ -185,6 +186,9 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 		x.order, x.recorded, x.cached = c.order, c.recorded, req.IdempotencyKey == ""
 	}
 	res, err := x.execute(ctx)
+	if err != nil && x.maybeApplied {
+		err = fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+	}
 	// A failed command keeps what it read: a fold of the stream as far as it goes, which is all the
 	// cache needs. Orders that do not exist are not kept: a stream of probes would evict real ones.
 	if !x.unsure && x.order.Version() > 0 {
@@ -311,6 +315,8 @@ type execution struct {
 	// versions): another execution with the same key appended since the read, and its events are in
 	// the stream rather than the ones decided here.
 	unsure bool
+	// maybeApplied: an append was sent and neither confirmed nor refused.
+	maybeApplied bool
 }
 
 // attempt decides the command on the order as known and appends its events at the order's version.
@@ -384,8 +390,10 @@ func (x *execution) append(ctx context.Context, res Result, data []eventstore.Ev
 		return Result{}, &PreconditionError{Expected: *x.req.IfMatch, Current: conflict.Actual}
 	}
 	if err != nil {
+		x.maybeApplied = x.maybeApplied || undetermined(err)
 		return Result{}, err
 	}
+	x.maybeApplied = false // this append settled what any before it did: same event IDs, same version
 	if len(x.decided) == 1 && ar.Version == version+1 && x.req.IdempotencyKey == "" {
 		x.order.Apply(x.decided[0])
 		x.recorded = append(x.recorded, recorded{id: data[0].ID, version: ar.Version, position: ar.Position})
@@ -394,6 +402,17 @@ func (x *execution) append(ctx context.Context, res Result, data []eventstore.Ev
 	}
 	res.Version, res.Position = ar.Version, ar.Position
 	return res, nil
+}
+
+// undetermined reports an append error that leaves open whether the store wrote the events: it lost
+// the connection, or the call ran out of time, after the request may have been sent. An open breaker
+// refuses before sending, and a conflict or a rejection is the store's answer.
+func undetermined(err error) bool {
+	if errors.Is(err, resilience.ErrCircuitOpen) {
+		return false
+	}
+	return errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, context.Canceled)
 }
 
 // catchUp reads the events appended to the stream since the last read and applies them.

@@ -509,3 +509,90 @@ func TestStoreCallsHaveADeadline(t *testing.T) {
 		t.Errorf("took %s", d)
 	}
 }
+
+// outageStore wraps a store: once cut, every append first does what write says and then fails with
+// appendErr, and every read fails with readErr.
+type outageStore struct {
+	*memory.Store
+	cut       atomic.Bool
+	write     bool // the append reaches the store before its error
+	appendErr error
+	readErr   error
+}
+
+func (o *outageStore) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	if !o.cut.Load() {
+		return o.Store.Append(ctx, stream, expected, events...)
+	}
+	if o.write {
+		if _, err := o.Store.Append(ctx, stream, expected, events...); err != nil {
+			return eventstore.AppendResult{}, err
+		}
+	}
+	return eventstore.AppendResult{}, o.appendErr
+}
+
+func (o *outageStore) ReadStream(ctx context.Context, stream string, from uint64, limit int) ([]eventstore.RecordedEvent, error) {
+	if o.cut.Load() && o.readErr != nil {
+		return nil, o.readErr
+	}
+	return o.Store.ReadStream(ctx, stream, from, limit)
+}
+
+// TestUnknownOutcome: a command whose append the store neither confirmed nor refused, with no later
+// attempt to settle it, fails with ErrOutcomeUnknown; one that failed before any append reached the
+// store, or that a later attempt settled, does not.
+func TestUnknownOutcome(t *testing.T) {
+	unavailable := fmt.Errorf("append: %w", eventstore.ErrUnavailable)
+	timeout := fmt.Errorf("append: %w", context.DeadlineExceeded)
+	open := &resilience.OpenError{Wait: time.Second}
+	tests := []struct {
+		name      string
+		cached    bool // the order is in the cache: the first attempt appends without reading
+		write     bool
+		appendErr error
+		readErr   error
+		unknown   bool
+		events    int // in the stream afterwards, the creation included
+	}{
+		{"timeout, reads fail too", true, true, timeout, unavailable, true, 2},
+		{"timeout, nothing written, reads fail too", true, false, timeout, unavailable, true, 1},
+		{"lost connection, then the breaker opens", true, false, unavailable, open, true, 1},
+		{"reads fail before any append", false, false, unavailable, unavailable, false, 1},
+		{"breaker open on the append", true, false, open, open, false, 1},
+		{"timeout, the retry reads the events", true, true, timeout, nil, false, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &outageStore{Store: memory.New(nil), write: tt.write, appendErr: tt.appendErr, readErr: tt.readErr}
+			opts := Options{OutageAttempts: 3}
+			if !tt.cached {
+				opts.CacheSize = -1
+			}
+			s := newService(t, st, opts)
+			id := mustCreate(t, s)
+			st.cut.Store(true)
+
+			// when
+			_, err := s.Execute(t.Context(), Request{OrderID: id, Command: addItem("A")})
+
+			// then
+			if tt.events == 2 && !tt.unknown && err != nil {
+				t.Fatalf("error = %v, want the retry to find the command's events", err)
+			}
+			if tt.events == 1 && err == nil {
+				t.Fatal("the command succeeded, want an error")
+			}
+			if got := errors.Is(err, ErrOutcomeUnknown); got != tt.unknown {
+				t.Errorf("error = %v; ErrOutcomeUnknown %v, want %v", err, got, tt.unknown)
+			}
+			if tt.unknown && !errors.Is(err, tt.readErr) {
+				t.Errorf("error = %v, want it to wrap the store's last error %v", err, tt.readErr)
+			}
+			st.cut.Store(false)
+			if got := len(readAll(t, st, id)); got != tt.events {
+				t.Errorf("%d events, want %d", got, tt.events)
+			}
+		})
+	}
+}

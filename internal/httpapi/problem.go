@@ -123,6 +123,8 @@ func problemKinds() []kind {
 		{readmodel.ErrUnavailable, http.StatusServiceUnavailable, "service-unavailable", "The read-model database is unavailable"},
 
 		// 503: try again later. Their details are ours, not the client's: the detail is generic.
+		// An append that may have happened first: it says so, whatever made the store fail.
+		{command.ErrOutcomeUnknown, http.StatusServiceUnavailable, "outcome-unknown", "The command may have been applied"},
 		{ErrOverloaded, http.StatusServiceUnavailable, "overloaded", "The service is overloaded"},
 		{eventstore.ErrUnavailable, http.StatusServiceUnavailable, "service-unavailable", "The event store is unavailable"},
 		{idempotency.ErrUnavailable, http.StatusServiceUnavailable, "service-unavailable", "The database is unavailable"},
@@ -180,7 +182,10 @@ func classify(err error, table []kind) (Problem, time.Duration) {
 		case http.StatusUnauthorized, http.StatusForbidden:
 			// Why the token was refused, in auth's own words: it holds nothing secret.
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-			if k.status == http.StatusServiceUnavailable {
+			switch {
+			case k.err == command.ErrOutcomeUnknown:
+				p.Detail = "The event store did not confirm the append. Repeat the request with the same Idempotency-Key to learn whether it was applied; without one, read the order before repeating it."
+			case k.status == http.StatusServiceUnavailable:
 				p.Detail = "Retry later."
 			}
 			retry = time.Second

@@ -92,6 +92,8 @@ func TestErrorMapping(t *testing.T) {
 		{&resilience.OpenError{Wait: 2500 * time.Millisecond}, 503, "service-unavailable", false},
 		{wrap(idempotency.ErrUnavailable), 503, "service-unavailable", false},
 		{context.DeadlineExceeded, 503, "timeout", false},
+		{fmt.Errorf("%w: %w", command.ErrOutcomeUnknown, context.DeadlineExceeded), 503, "outcome-unknown", false},
+		{fmt.Errorf("%w: %w", command.ErrOutcomeUnknown, &resilience.OpenError{Wait: time.Second}), 503, "outcome-unknown", false},
 		{&http.MaxBytesError{Limit: 10}, 413, "request-entity-too-large", false},
 		{echo.ErrNotFound, 404, "not-found", false},
 		{echo.ErrMethodNotAllowed, 405, "method-not-allowed", false},
@@ -164,5 +166,16 @@ func TestProblemDetails(t *testing.T) {
 	rec = serve(t, func(echo.Context) error { return &resilience.OpenError{Wait: 2500 * time.Millisecond} }, nil)
 	if got := rec.Header().Get("Retry-After"); got != "3" {
 		t.Errorf("Retry-After = %q, want 3 (2.5 s rounded up)", got)
+	}
+
+	// A command that may have been applied says so, and how to find out.
+	rec = serve(t, func(echo.Context) error {
+		return fmt.Errorf("%w: %w", command.ErrOutcomeUnknown, &resilience.OpenError{Wait: 2500 * time.Millisecond})
+	}, nil)
+	if p := decodeProblem(t, rec); !strings.Contains(p.Detail, "Idempotency-Key") {
+		t.Errorf("outcome-unknown detail = %q, want it to name the way to learn the outcome", p.Detail)
+	}
+	if got := rec.Header().Get("Retry-After"); got != "3" {
+		t.Errorf("outcome-unknown Retry-After = %q, want the breaker's 3", got)
 	}
 }
