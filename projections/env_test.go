@@ -3,8 +3,10 @@ package projections_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,9 +25,10 @@ import (
 
 // env is one database holding both the event store and the read models, as a small deployment has.
 type env struct {
-	url   string
-	pool  *pgxpool.Pool
-	store *postgres.Store
+	url      string
+	pool     *pgxpool.Pool
+	store    *postgres.Store
+	appended atomic.Int64 // events written through append
 }
 
 func newEnv(t testing.TB) *env {
@@ -125,7 +128,25 @@ func (e *env) append(t *testing.T, order uuid.UUID, md eventstore.Metadata, even
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.appended.Add(int64(len(events)))
 	return res
+}
+
+// log reads the whole log once every event written through append is visible. The log hides events
+// behind any older transaction still running in the server, which may be another test package's: read
+// at once, it may end short of what was appended.
+func (e *env) log(t *testing.T) []eventstore.RecordedEvent {
+	t.Helper()
+	want := int(e.appended.Load())
+	var log []eventstore.RecordedEvent
+	eventually(t, 10*time.Second, fmt.Sprintf("%d events visible in the log", want), func() bool {
+		var err error
+		if log, err = e.store.ReadAll(timeout(t, 5*time.Second), eventstore.Position{}, want+1); err != nil {
+			t.Fatal(err)
+		}
+		return len(log) >= want
+	})
+	return log
 }
 
 func (e *env) waitCaughtUp(t *testing.T, names ...string) {

@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -126,10 +127,7 @@ func TestPoisonEvent(t *testing.T) {
 		id := uuid.New()
 		e.append(t, id, eventstore.Metadata{}, ordergen.History(rng, id, fmt.Sprint("c", i), "EUR", time.Now())...)
 	}
-	log, err := e.store.ReadAll(timeout(t, 5*time.Second), eventstore.Position{}, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	log := e.log(t)
 	poison, before := log[23], log[22]
 
 	orders := &faulty{Projection: projections.Orders{}}
@@ -533,5 +531,56 @@ func TestCatchUpPacesLagCounts(t *testing.T) {
 	e.waitCaughtUp(t)
 	if n, want := spy.counts.Load(), int64(len(projections.All())); n != want {
 		t.Errorf("%d lag counts while catching up, want %d (one per projection)", n, want)
+	}
+}
+
+// TestFencedBatch: a batch whose owner expects the checkpoint where it no longer is (another process
+// took the projection over and moved it) writes nothing, and says so; one that expects it where it is
+// commits, twice in a row, each from where the last left it.
+func TestFencedBatch(t *testing.T) {
+	e := newEnv(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 4 {
+		id := uuid.New()
+		e.append(t, id, eventstore.Metadata{}, ordergen.History(rng, id, fmt.Sprint("c", i), "EUR", time.Now())...)
+	}
+	log := e.log(t)
+	first, rest := log[:len(log)/2], log[len(log)/2:]
+	proj := projections.CustomerSummary{}
+	if _, err := e.pool.Exec(timeout(t, 5*time.Second), `INSERT INTO projection_checkpoints (name, schema_version)
+VALUES ($1, $2)`, proj.Name(), proj.SchemaVersion()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := projections.Config{Store: e.store, DB: e.pool}
+	commit := func(from eventstore.Position, events []eventstore.RecordedEvent) error {
+		return projections.CommitBatch(timeout(t, 10*time.Second), cfg, proj, from, events)
+	}
+	checkpoint := func() string {
+		var pos string
+		if err := e.pool.QueryRow(timeout(t, 5*time.Second), `SELECT position FROM projection_checkpoints WHERE name = $1`,
+			proj.Name()).Scan(&pos); err != nil {
+			t.Fatal(err)
+		}
+		return pos
+	}
+
+	if err := commit(eventstore.Position{}, first); err != nil {
+		t.Fatal(err)
+	}
+	before := e.dump(t)
+	if err := commit(eventstore.Position{}, rest); !errors.Is(err, projections.ErrFenced) {
+		t.Fatalf("a batch from a checkpoint that has moved: error %v, want ErrFenced", err)
+	}
+	if diff := projectiontest.Diff(e.dump(t), before); diff != "" {
+		t.Errorf("the fenced batch wrote:\n%s", diff)
+	}
+	if got, want := checkpoint(), first[len(first)-1].Position.String(); got != want {
+		t.Errorf("checkpoint at %s after the fenced batch, want %s", got, want)
+	}
+	if err := commit(first[len(first)-1].Position, rest); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := checkpoint(), rest[len(rest)-1].Position.String(); got != want {
+		t.Errorf("checkpoint at %s, want %s", got, want)
 	}
 }

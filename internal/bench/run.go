@@ -311,6 +311,12 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 		}
 	}
 	if cfg.LightLagRate > 0 {
+		// The step above may have left the projector behind (its rate can be more than the machine
+		// keeps up with): the light step starts once every projection is idle again, so that it
+		// measures its own load rather than the catch-up.
+		if _, _, err := caughtUp(ctx, client, projector.URL, time.Now()); err != nil {
+			return err
+		}
 		r.LagLight = measureLag(ctx, client, cfg.LightLagRate, cfg.LagStep, false, pids(services), say)
 	}
 	return nil
