@@ -66,37 +66,49 @@ const lagCountEvery = time.Second
 // older transaction has ended, which may be a moment after the notification.
 const visibilityRetries = 5
 
-// batchEnds tells the workers of a runner that one of them has ended a batch's transaction. The log
-// shows an event only once every transaction older than the event's has ended (see
+// batchEnds tells the workers of a runner that another of them has ended a batch's transaction. The
+// log shows an event only once every transaction older than the event's has ended (see
 // eventstore/postgres), and the runner's own batches are such transactions from their first write
 // on, so a wake-up that comes while another projection's batch is open often finds the new events
-// still hidden, and reads again the moment that batch ends rather than at its next
-// retry. Other transactions in the database hide events too; the retries cover those.
+// still hidden, and reads again the moment that batch ends rather than at its next retry. A worker's
+// own batch ends are not signalled to it: its next read comes after them anyway. Other transactions
+// in the database hide events too; the retries cover those.
 type batchEnds struct {
 	mu sync.Mutex
-	ch chan struct{} // closed and replaced at each end
+	ch map[string]chan struct{} // by worker; closed and replaced at each end of another's batch
 }
 
-func newBatchEnds() *batchEnds { return &batchEnds{ch: make(chan struct{})} }
+func newBatchEnds() *batchEnds { return &batchEnds{ch: map[string]chan struct{}{}} }
 
-// wait returns a channel closed when the next batch ends; nil, which blocks forever, for e nil.
-func (e *batchEnds) wait() <-chan struct{} {
+// wait returns a channel closed when the next batch of a worker other than name ends; nil, which
+// blocks forever, for e nil.
+func (e *batchEnds) wait(name string) <-chan struct{} {
 	if e == nil {
 		return nil
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.ch
+	ch, ok := e.ch[name]
+	if !ok {
+		ch = make(chan struct{})
+		e.ch[name] = ch
+	}
+	return ch
 }
 
-func (e *batchEnds) signal() {
+// signal tells every worker but name that a batch of name's has ended.
+func (e *batchEnds) signal(name string) {
 	if e == nil {
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	close(e.ch)
-	e.ch = make(chan struct{})
+	for other, ch := range e.ch {
+		if other != name {
+			close(ch)
+			delete(e.ch, other)
+		}
+	}
 }
 
 // callTimeout bounds single statements outside a batch's transaction (status writes, lock queries).
@@ -208,9 +220,12 @@ func (w *worker) tail(ctx context.Context) error {
 			pos = w.finishRebuild(ctx, req, pos)
 		default:
 		}
-		var n int
-		ended := w.ended.wait() // before the read, so that no batch ending after it is missed
-		pos, n, err = w.step(ctx, pos)
+		var (
+			n    int
+			more bool
+		)
+		ended := w.ended.wait(w.name) // before the read, so that no batch ending after it is missed
+		pos, n, more, err = w.step(ctx, pos)
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -230,10 +245,16 @@ func (w *worker) tail(ctx context.Context) error {
 			continue
 		}
 		failures = 0
-		if n > 0 {
-			continue // there may be more
+		if more {
+			continue
 		}
-		// Nothing to read. Soon after a wake-up that may only mean that the new events are not
+		if n > 0 {
+			// The read came back short of a batch: it reached the head of the log as it was. Reading
+			// again at once would mostly find nothing. What was appended since comes with a wake-up;
+			// what the read could not see yet, within the first retry below.
+			retries = 0
+		}
+		// Nothing (more) to read. Soon after a wake-up that may only mean that the new events are not
 		// visible yet: read again after VisibilityRetry, then twice as long, and so on, or as soon as
 		// another projection's batch ends, since its transaction may be what hides them (see
 		// batchEnds). Otherwise wait for a wake-up or the poll. A wake-up ends either wait at once: it
@@ -321,20 +342,20 @@ func (w *worker) finishRebuild(ctx context.Context, req finishRequest, pos event
 	return next
 }
 
-// step reads the batch after pos and applies it. It returns the new position and the number of
-// events applied. When the batch fails in the projection, step applies its events one at a time, so
+// step reads the batch after pos and applies it. It returns the new position, the number of events
+// applied, and whether more were waiting after them. When the batch fails in the projection, step applies its events one at a time, so
 // that those before the failing one commit and the error names the failing one (a *poisonError).
-func (w *worker) step(ctx context.Context, pos eventstore.Position) (eventstore.Position, int, error) {
+func (w *worker) step(ctx context.Context, pos eventstore.Position) (eventstore.Position, int, bool, error) {
 	size := w.cfg.BatchSize
 	readCtx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
 	// One event more than a batch tells whether more are waiting and how old the oldest is, for free.
 	events, err := w.cfg.Store.ReadAll(readCtx, pos, size+1)
 	if err != nil {
-		return pos, 0, fmt.Errorf("read log after %s: %w", pos, err)
+		return pos, 0, false, fmt.Errorf("read log after %s: %w", pos, err)
 	}
 	if len(events) == 0 {
-		return pos, 0, nil
+		return pos, 0, false, nil
 	}
 	var next *eventstore.RecordedEvent
 	if len(events) > size {
@@ -350,7 +371,7 @@ func (w *worker) step(ctx context.Context, pos eventstore.Position) (eventstore.
 	if next != nil {
 		if prog, err = w.measure(trace.ContextWithSpan(readCtx, span), last, *next, len(events)); err != nil {
 			recordError(span, err)
-			return pos, 0, err
+			return pos, 0, false, err
 		}
 	}
 
@@ -358,13 +379,13 @@ func (w *worker) step(ctx context.Context, pos eventstore.Position) (eventstore.
 	var apply *applyError
 	switch {
 	case err == nil:
-		return last, len(events), nil
+		return last, len(events), next != nil, nil
 	case !errors.As(err, &apply) || transient(err):
 		recordError(span, err)
-		return pos, 0, err
+		return pos, 0, false, err
 	case len(events) == 1:
 		recordError(span, err)
-		return pos, 0, &poisonError{at: events[0].Position, id: events[0].ID, err: apply.err}
+		return pos, 0, false, &poisonError{at: events[0].Position, id: events[0].ID, err: apply.err}
 	}
 	recordError(span, err)
 	w.log.WarnContext(ctx, "batch failed; applying its events one at a time to find the failing one",
@@ -372,14 +393,14 @@ func (w *worker) step(ctx context.Context, pos eventstore.Position) (eventstore.
 	for i := range events {
 		err := w.commit(ctx, pos, events[i:i+1], prog)
 		if errors.As(err, &apply) && !transient(err) {
-			return pos, i, &poisonError{at: events[i].Position, id: events[i].ID, err: apply.err}
+			return pos, i, false, &poisonError{at: events[i].Position, id: events[i].ID, err: apply.err}
 		}
 		if err != nil {
-			return pos, i, err
+			return pos, i, false, err
 		}
 		pos = events[i].Position
 	}
-	return pos, len(events), nil
+	return pos, len(events), true, nil // read on: the batch was split, not read to the head
 }
 
 // startBatch starts the span of a batch. A batch is a consumer of many producers' work, so rather than
@@ -472,7 +493,7 @@ func (w *worker) commit(ctx context.Context, from eventstore.Position, events []
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	defer w.ended.signal()                  // after the rollback: the transaction has ended
+	defer w.ended.signal(w.name)            // after the rollback: the transaction has ended
 	defer func() { _ = tx.Rollback(ctx) }() // a no-op once committed
 
 	if err := w.proj.Apply(ctx, tx, events); err != nil {
