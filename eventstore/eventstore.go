@@ -124,6 +124,11 @@ var (
 	// ErrUnavailable: the store could not be reached; the call may succeed
 	// if retried later.
 	ErrUnavailable = errors.New("event store unavailable")
+	// ErrNotWritten comes with a failure (ErrUnavailable, a context's error)
+	// that happened before the call reached the store: the connection could
+	// not be made, or the append was still waiting its turn. Such an append
+	// wrote nothing. A failed append without it may have been written.
+	ErrNotWritten = errors.New("nothing was sent to the store")
 	// ErrInvalidEvent: an event or argument was rejected before anything
 	// was written (empty stream name, no type, data that is not JSON).
 	ErrInvalidEvent = errors.New("invalid event")

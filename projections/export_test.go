@@ -11,18 +11,37 @@ import (
 // CopyFrom is copyFrom, for the tests that must reach the COPY paths.
 const CopyFrom = copyFrom
 
-// ErrFenced is errFenced, for the test of the fence.
+// ErrFenced is errFenced, for the tests of the fence.
 var ErrFenced = errFenced
 
 // CommitBatch applies events, which follow from, to p and moves p's checkpoint in one transaction, as
 // p's owner does with each batch.
 func CommitBatch(ctx context.Context, cfg Config, p Projection, from eventstore.Position, events []eventstore.RecordedEvent) error {
-	cfg = cfg.withDefaults()
-	m, err := NewMetrics(prometheus.NewRegistry())
+	w, err := testWorker(cfg, p)
 	if err != nil {
 		return err
 	}
-	cfg.Metrics = m
-	w := newWorker(p, &cfg, nil)
 	return w.commit(ctx, from, events, progress{state: StateRunning, head: events[len(events)-1].Position})
+}
+
+// Step reads the batch after from and applies it to p, as p's owner does, and returns the number of
+// events applied.
+func Step(ctx context.Context, cfg Config, p Projection, from eventstore.Position) (int, error) {
+	w, err := testWorker(cfg, p)
+	if err != nil {
+		return 0, err
+	}
+	_, n, _, err := w.step(ctx, from)
+	return n, err
+}
+
+// testWorker is a worker of p outside a runner.
+func testWorker(cfg Config, p Projection) (*worker, error) {
+	cfg = cfg.withDefaults()
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		return nil, err
+	}
+	cfg.Metrics = m
+	return newWorker(p, &cfg, nil), nil
 }

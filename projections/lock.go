@@ -22,8 +22,8 @@ import (
 //
 // The lock alone cannot rule out two owners for a moment: a process whose connection broke may still
 // be committing a batch when another takes over. The owner therefore checks its lock connection every
-// LockCheck and stops at once when it fails, and every batch locks the checkpoint row and checks that
-// it has not moved (worker.commit), which makes a double apply impossible even then.
+// LockCheck and stops at once when it fails, and every batch moves the checkpoint only from where it
+// expects it (worker.commit), which makes a double apply impossible even then.
 
 // lockClass is the first key of every projection lock. PostgreSQL keeps the two-int4 key space of
 // advisory locks apart from the bigint one that migrations (goose) lock in, so they cannot collide.

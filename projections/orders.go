@@ -173,8 +173,10 @@ func (Orders) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedE
 			}
 		}
 	}
-	// The checkpoint lock makes this transaction the only writer of the tables, so rows that were not
-	// there when the batch began cannot be there now.
+	// The projection's advisory lock makes this transaction the only writer of the tables, so rows that
+	// were not there when the batch began are not there now. In the moment of a take-over a second owner
+	// may write them first: COPY then fails on the key, and the batch fails, to be fenced off by the
+	// checkpoint (see worker.step).
 	if len(created) < copyFrom {
 		rows, items, created, newItems = append(rows, created...), append(items, newItems...), nil, nil
 	}

@@ -383,6 +383,11 @@ func (w *worker) step(ctx context.Context, pos eventstore.Position) (eventstore.
 	case !errors.As(err, &apply) || transient(err):
 		recordError(span, err)
 		return pos, 0, false, err
+	case w.moved(ctx, pos):
+		// Another owner applied the batch first (a take-over), and this one failed on its rows: not a
+		// poison event.
+		recordError(span, err)
+		return pos, 0, false, fmt.Errorf("%w: %w", errFenced, err)
 	case len(events) == 1:
 		recordError(span, err)
 		return pos, 0, false, &poisonError{at: events[0].Position, id: events[0].ID, err: apply.err}
@@ -401,6 +406,16 @@ func (w *worker) step(ctx context.Context, pos eventstore.Position) (eventstore.
 		pos = events[i].Position
 	}
 	return pos, len(events), true, nil // read on: the batch was split, not read to the head
+}
+
+// moved reports whether the checkpoint is no longer at pos, as after another process took the
+// projection over. An error reading it counts as not moved: the caller goes on as it would have.
+func (w *worker) moved(ctx context.Context, pos eventstore.Position) bool {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	var at string
+	err := w.cfg.DB.QueryRow(ctx, `SELECT position FROM projection_checkpoints WHERE name = $1`, w.name).Scan(&at)
+	return err == nil && at != pos.String()
 }
 
 // startBatch starts the span of a batch. A batch is a consumer of many producers' work, so rather than

@@ -488,8 +488,8 @@ func TestStoreUnavailable(t *testing.T) {
 		if i == 0 {
 			want = "https://orderflow.dev/problems/outcome-unknown"
 		}
-		if p := r.problem(t); p.Type != want {
-			t.Errorf("request %d: problem type %s, want %s", i, p.Type, want)
+		if p := r.problem(t); p.Type != want || (i == 0 && p.OrderID != id) {
+			t.Errorf("request %d: problem type %s, order_id %q; want %s (and the order's ID if the outcome is unknown)", i, p.Type, p.OrderID, want)
 		}
 		if i == 2 && took > 400*time.Millisecond { // half the store timeout: it did not wait for the store
 			t.Errorf("with the breaker open a request took %s, want it to fail fast", took)

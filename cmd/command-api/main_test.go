@@ -87,6 +87,7 @@ type problem struct {
 	Instance       string  `json:"instance"`
 	Rule           string  `json:"rule"`
 	CurrentVersion *uint64 `json:"current_version"`
+	OrderID        string  `json:"order_id"`
 	Errors         []struct {
 		Field  string `json:"field"`
 		Reason string `json:"reason"`

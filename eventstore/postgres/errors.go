@@ -20,9 +20,19 @@ func translate(err error) error {
 		return err
 	}
 	if transient(err) {
+		if notSent(err) {
+			return fmt.Errorf("%w: %w: %w", eventstore.ErrUnavailable, eventstore.ErrNotWritten, err)
+		}
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	}
 	return err
+}
+
+// notSent reports a failure that happened before anything reached the server: a connection that could
+// not be made, or one that pgconn knows failed before sending.
+func notSent(err error) bool {
+	var connectErr *pgconn.ConnectError
+	return errors.As(err, &connectErr) || pgconn.SafeToRetry(err)
 }
 
 func transient(err error) bool {

@@ -112,6 +112,9 @@ func (g *groupCommit) append(ctx context.Context, a *appendArgs) (eventstore.App
 		g.mu.Unlock()
 		// Still queued: nothing was written. Taken: the outcome is unknown, as when a deadline cuts
 		// an ungrouped append short, and the caller finds out by reading its stream.
+		if i >= 0 {
+			return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w: %w", a.stream, eventstore.ErrNotWritten, translate(ctx.Err()))
+		}
 		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", a.stream, translate(ctx.Err()))
 	}
 	if q.written || q.err != nil {

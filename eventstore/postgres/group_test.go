@@ -177,8 +177,8 @@ func TestGroupCommitCancelWhileQueued(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Errorf("append: %v, want context.Canceled", err)
+	if err := <-done; !errors.Is(err, context.Canceled) || !errors.Is(err, eventstore.ErrNotWritten) {
+		t.Errorf("append: %v, want context.Canceled and ErrNotWritten", err)
 	}
 	if n := queued(); n != 0 {
 		t.Errorf("%d appends still queued, want 0", n)

@@ -364,7 +364,7 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	if _, err := postgres.Open(ctx, pool); !errors.Is(err, eventstore.ErrUnavailable) {
-		t.Fatalf("open: err = %v, want ErrUnavailable", err)
+	if _, err := postgres.Open(ctx, pool); !errors.Is(err, eventstore.ErrUnavailable) || !errors.Is(err, eventstore.ErrNotWritten) {
+		t.Fatalf("open: err = %v, want ErrUnavailable and ErrNotWritten: no connection, nothing sent", err)
 	}
 }

@@ -3,6 +3,8 @@ package command
 import (
 	"errors"
 	"fmt"
+
+	"github.com/google/uuid"
 )
 
 var (
@@ -14,7 +16,7 @@ var (
 	// ErrOutcomeUnknown: an append of the command reached the store, which did not confirm it (a timeout,
 	// a connection lost), and no later attempt settled whether it was written. The command may have been
 	// applied. A repeat with the same idempotency key learns which: it answers with the events if they
-	// are there, and appends them otherwise. It wraps the store's last error.
+	// are there, and appends them otherwise. The error is an *OutcomeUnknownError.
 	ErrOutcomeUnknown = errors.New("the event store did not confirm the append: the command may have been applied")
 )
 
@@ -34,3 +36,19 @@ func (e *PreconditionError) Unwrap() error { return ErrPreconditionFailed }
 
 // CurrentVersion is what an HTTP layer reports as the current version.
 func (e *PreconditionError) CurrentVersion() uint64 { return e.Current }
+
+// OutcomeUnknownError is ErrOutcomeUnknown for one order, with the store's last error. The order ID
+// matters to a caller that created the order without naming it: it is how it can look the order up.
+type OutcomeUnknownError struct {
+	OrderID uuid.UUID
+	Err     error
+}
+
+func (e *OutcomeUnknownError) Error() string {
+	return fmt.Sprintf("order %s: %v: %v", e.OrderID, ErrOutcomeUnknown, e.Err)
+}
+
+func (e *OutcomeUnknownError) Unwrap() []error { return []error{ErrOutcomeUnknown, e.Err} }
+
+// Order is what an HTTP layer reports as the order concerned.
+func (e *OutcomeUnknownError) Order() string { return e.OrderID.String() }

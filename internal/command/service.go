@@ -187,7 +187,7 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 	}
 	res, err := x.execute(ctx)
 	if err != nil && x.maybeApplied {
-		err = fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+		err = &OutcomeUnknownError{OrderID: req.OrderID, Err: err}
 	}
 	// A failed command keeps what it read: a fold of the stream as far as it goes, which is all the
 	// cache needs. Orders that do not exist are not kept: a stream of probes would evict real ones.
@@ -315,8 +315,10 @@ type execution struct {
 	// versions): another execution with the same key appended since the read, and its events are in
 	// the stream rather than the ones decided here.
 	unsure bool
-	// maybeApplied: an append was sent and neither confirmed nor refused.
+	// maybeApplied: an append was sent and neither confirmed nor refused, at version pendingAt; it
+	// may still be written until the stream moves past that version without it.
 	maybeApplied bool
+	pendingAt    uint64
 }
 
 // attempt decides the command on the order as known and appends its events at the order's version.
@@ -390,10 +392,11 @@ func (x *execution) append(ctx context.Context, res Result, data []eventstore.Ev
 		return Result{}, &PreconditionError{Expected: *x.req.IfMatch, Current: conflict.Actual}
 	}
 	if err != nil {
-		x.maybeApplied = x.maybeApplied || undetermined(err)
+		if undetermined(err) {
+			x.maybeApplied, x.pendingAt = true, version
+		}
 		return Result{}, err
 	}
-	x.maybeApplied = false // this append settled what any before it did: same event IDs, same version
 	if len(x.decided) == 1 && ar.Version == version+1 && x.req.IdempotencyKey == "" {
 		x.order.Apply(x.decided[0])
 		x.recorded = append(x.recorded, recorded{id: data[0].ID, version: ar.Version, position: ar.Position})
@@ -404,11 +407,23 @@ func (x *execution) append(ctx context.Context, res Result, data []eventstore.Ev
 	return res, nil
 }
 
+// settle clears maybeApplied once the stream has moved past the version the unconfirmed append
+// expected, without the command's events: the store can no longer write that append.
+func (x *execution) settle() {
+	if !x.maybeApplied || x.order.Version() <= x.pendingAt {
+		return
+	}
+	if _, ok := x.applied(); !ok {
+		x.maybeApplied = false
+	}
+}
+
 // undetermined reports an append error that leaves open whether the store wrote the events: it lost
 // the connection, or the call ran out of time, after the request may have been sent. An open breaker
-// refuses before sending, and a conflict or a rejection is the store's answer.
+// refuses before sending, a store that says nothing was sent is believed, and a conflict or a
+// rejection is the store's answer.
 func undetermined(err error) bool {
-	if errors.Is(err, resilience.ErrCircuitOpen) {
+	if errors.Is(err, resilience.ErrCircuitOpen) || errors.Is(err, eventstore.ErrNotWritten) {
 		return false
 	}
 	return errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
@@ -434,6 +449,7 @@ func (x *execution) catchUp(ctx context.Context) error {
 			x.recorded = append(x.recorded, recorded{id: r.ID, version: r.Version, position: r.Position})
 		}
 		if len(batch) < readBatch {
+			x.settle()
 			return nil
 		}
 	}

@@ -48,6 +48,9 @@ type Problem struct {
 	Rule string `json:"rule,omitempty"`
 	// CurrentVersion is the resource's version on a 412.
 	CurrentVersion *uint64 `json:"current_version,omitempty"`
+	// OrderID names the order of a command whose outcome is unknown (503 outcome-unknown), which the
+	// caller may not know yet: a create without an ID.
+	OrderID string `json:"order_id,omitempty"`
 	// CorrelationID lets a client quote a failed request to support.
 	CorrelationID string `json:"correlation_id,omitempty"`
 }
@@ -139,6 +142,9 @@ type retryAfterer interface{ RetryAfter() time.Duration }
 // currentVersioner is an error that knows the resource's current version, such as a failed If-Match.
 type currentVersioner interface{ CurrentVersion() uint64 }
 
+// orderNamer is an error that names the order it concerns, such as a command of unknown outcome.
+type orderNamer interface{ Order() string }
+
 // classify turns err into a problem (without Instance) and the Retry-After to send, if any.
 func classify(err error, table []kind) (Problem, time.Duration) {
 	var (
@@ -184,7 +190,11 @@ func classify(err error, table []kind) (Problem, time.Duration) {
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 			switch {
 			case k.err == command.ErrOutcomeUnknown:
-				p.Detail = "The event store did not confirm the append. Repeat the request with the same Idempotency-Key to learn whether it was applied; without one, read the order before repeating it."
+				p.Detail = "The event store did not confirm the append. Repeat the request with the same Idempotency-Key to learn whether it was applied; without one, read the order (order_id) before repeating it."
+				var on orderNamer
+				if errors.As(err, &on) {
+					p.OrderID = on.Order()
+				}
 			case k.status == http.StatusServiceUnavailable:
 				p.Detail = "Retry later."
 			}

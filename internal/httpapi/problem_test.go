@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/orderflow/orderflow/domain"
@@ -92,8 +93,8 @@ func TestErrorMapping(t *testing.T) {
 		{&resilience.OpenError{Wait: 2500 * time.Millisecond}, 503, "service-unavailable", false},
 		{wrap(idempotency.ErrUnavailable), 503, "service-unavailable", false},
 		{context.DeadlineExceeded, 503, "timeout", false},
-		{fmt.Errorf("%w: %w", command.ErrOutcomeUnknown, context.DeadlineExceeded), 503, "outcome-unknown", false},
-		{fmt.Errorf("%w: %w", command.ErrOutcomeUnknown, &resilience.OpenError{Wait: time.Second}), 503, "outcome-unknown", false},
+		{&command.OutcomeUnknownError{Err: context.DeadlineExceeded}, 503, "outcome-unknown", false},
+		{&command.OutcomeUnknownError{Err: &resilience.OpenError{Wait: time.Second}}, 503, "outcome-unknown", false},
 		{&http.MaxBytesError{Limit: 10}, 413, "request-entity-too-large", false},
 		{echo.ErrNotFound, 404, "not-found", false},
 		{echo.ErrMethodNotAllowed, 405, "method-not-allowed", false},
@@ -168,12 +169,14 @@ func TestProblemDetails(t *testing.T) {
 		t.Errorf("Retry-After = %q, want 3 (2.5 s rounded up)", got)
 	}
 
-	// A command that may have been applied says so, and how to find out.
+	// A command that may have been applied says so, how to find out, and which order it concerns.
+	order := uuid.MustParse("3f2b0000-0000-4000-8000-000000000001")
 	rec = serve(t, func(echo.Context) error {
-		return fmt.Errorf("%w: %w", command.ErrOutcomeUnknown, &resilience.OpenError{Wait: 2500 * time.Millisecond})
+		return &command.OutcomeUnknownError{OrderID: order, Err: &resilience.OpenError{Wait: 2500 * time.Millisecond}}
 	}, nil)
-	if p := decodeProblem(t, rec); !strings.Contains(p.Detail, "Idempotency-Key") {
-		t.Errorf("outcome-unknown detail = %q, want it to name the way to learn the outcome", p.Detail)
+	p = decodeProblem(t, rec)
+	if !strings.Contains(p.Detail, "Idempotency-Key") || p.OrderID != order.String() {
+		t.Errorf("outcome-unknown problem %+v, want a detail naming the way to learn the outcome, and order_id %s", p, order)
 	}
 	if got := rec.Header().Get("Retry-After"); got != "3" {
 		t.Errorf("outcome-unknown Retry-After = %q, want the breaker's 3", got)
