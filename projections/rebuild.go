@@ -357,19 +357,47 @@ func (b *build) complete(ctx context.Context) error {
 	return nil
 }
 
-// createIndexes creates the indexes deferIndexes left out.
+// createIndexes creates the indexes deferIndexes left out, but for those copied from a live index
+// that has been dropped since (by a migration that ran during the rebuild): the copy is to replace
+// the live tables as they are now.
 func (b *build) createIndexes(ctx context.Context) error {
 	var stmts []string
 	if err := b.w.cfg.DB.QueryRow(ctx, `SELECT deferred_indexes FROM projection_rebuilds WHERE name = $1`,
 		b.w.name).Scan(&stmts); err != nil {
 		return fmt.Errorf("deferred indexes: %w", err)
 	}
+	_, ownTables := b.w.proj.(TableCreator)
 	for _, s := range stmts {
+		if !ownTables {
+			gone, err := b.liveIndexGone(ctx, s)
+			if err != nil {
+				return err
+			}
+			if gone {
+				b.w.log.Warn("rebuild: not creating an index dropped from the live table meanwhile", "statement", s)
+				continue
+			}
+		}
 		if _, err := b.conn.Exec(ctx, s); err != nil {
 			return fmt.Errorf("create index: %w", err)
 		}
 	}
 	return nil
+}
+
+// liveIndexGone reports whether the live index a deferred statement (as deferIndexes writes them)
+// copies no longer exists.
+func (b *build) liveIndexGone(ctx context.Context, stmt string) (bool, error) {
+	rest, ok := strings.CutPrefix(stmt, "CREATE INDEX IF NOT EXISTS ")
+	name, _, cut := strings.Cut(rest, " ON ")
+	if !ok || !cut {
+		return false, nil // not one of ours: create it as recorded
+	}
+	var exists bool
+	if err := b.w.cfg.DB.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, ident(b.live)+"."+name).Scan(&exists); err != nil {
+		return false, fmt.Errorf("live index %s: %w", name, err)
+	}
+	return !exists, nil
 }
 
 // countTotal records the number of events in the log, for progress: exact for a store that can

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -298,5 +299,45 @@ func TestRebuildResumeAndAbort(t *testing.T) {
 	}
 	if diff := projectiontest.Diff(e.dump(t), live); diff != "" {
 		t.Errorf("live copy changed by an aborted rebuild:\n%s", diff)
+	}
+}
+
+// TestRebuildAfterIndexDropped: an index dropped from a live table while the projection is being
+// rebuilt (a migration run meanwhile) is not brought back by the switch to the rebuilt copy.
+func TestRebuildAfterIndexDropped(t *testing.T) {
+	e := newEnv(t)
+	e.seed(t, rand.New(rand.NewPCG(23, 24)), 20)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	audit := &counting{Projection: projections.AuditLog{}, stopAt: 2, cancel: cancel}
+	cfg := projections.Config{Store: e.store, DB: e.pool, Projections: []projections.Projection{audit},
+		Owner: "test", RebuildBatchSize: 25}
+	e.request(t, false, audit)
+	if _, err := projections.RunRebuild(ctx, cfg, projections.NameAuditLog); err == nil {
+		t.Fatal("interrupted rebuild: no error")
+	}
+	indexes := func() []string {
+		rows, err := e.pool.Query(timeout(t, 5*time.Second), `SELECT indexname FROM pg_indexes
+WHERE tablename = 'rm_audit_log' AND schemaname = current_schema() ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	if _, err := e.pool.Exec(timeout(t, 5*time.Second), `DROP INDEX rm_audit_log_type_idx`); err != nil {
+		t.Fatal(err)
+	}
+	want := indexes()
+
+	audit.stopAt = 0
+	if ok, err := projections.RunRebuild(timeout(t, time.Minute), cfg, projections.NameAuditLog); !ok || err != nil {
+		t.Fatalf("resumed rebuild: %v, %v", ok, err)
+	}
+	if got := indexes(); !slices.Equal(got, want) {
+		t.Errorf("indexes of the rebuilt rm_audit_log: %v, want the live table's at the switch %v", got, want)
 	}
 }
