@@ -294,32 +294,21 @@ func (w *worker) deferIndexes(ctx context.Context, tx pgx.Tx, b *build) error {
 	_, ownTables := w.proj.(TableCreator)
 	deferred := []string{} // not nil: the column is NOT NULL
 	for _, t := range w.proj.Tables() {
-		model := ident(b.live, t)
+		model := b.live
 		if ownTables {
-			model = ident(b.schema, t)
+			model = b.schema
 		}
-		const q = `SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-WHERE i.indrelid = $1::regclass AND NOT i.indisunique ORDER BY 1`
-		rows, err := tx.Query(ctx, q, model)
+		stmts, err := indexStatements(ctx, tx, model, b.schema, t)
+		if err != nil {
+			return err
+		}
+		deferred = append(deferred, stmts...)
+		var drop []string
+		rows, err := tx.Query(ctx, nonUniqueIndexes, ident(b.schema, t))
 		if err != nil {
 			return fmt.Errorf("indexes of %s: %w", t, err)
 		}
 		var name, def string
-		if _, err := pgx.ForEachRow(rows, []any{&name, &def}, func() error {
-			_, method, ok := strings.Cut(def, " USING ")
-			if !ok {
-				return fmt.Errorf("index %s: unexpected definition %q", name, def)
-			}
-			deferred = append(deferred, `CREATE INDEX IF NOT EXISTS `+ident(name)+` ON `+ident(b.schema, t)+` USING `+method)
-			return nil
-		}); err != nil {
-			return err
-		}
-		rows, err = tx.Query(ctx, q, ident(b.schema, t))
-		if err != nil {
-			return fmt.Errorf("indexes of %s: %w", t, err)
-		}
-		var drop []string
 		if _, err := pgx.ForEachRow(rows, []any{&name, &def}, func() error {
 			drop = append(drop, ident(b.schema, name))
 			return nil
@@ -334,6 +323,36 @@ WHERE i.indrelid = $1::regclass AND NOT i.indisunique ORDER BY 1`
 	}
 	_, err := tx.Exec(ctx, `UPDATE projection_rebuilds SET deferred_indexes = $2 WHERE name = $1`, w.name, deferred)
 	return err
+}
+
+// nonUniqueIndexes lists a table's indexes that are not unique: name and definition.
+const nonUniqueIndexes = `SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+WHERE i.indrelid = $1::regclass AND NOT i.indisunique ORDER BY 1`
+
+// indexStatements returns statements that create the indexes of table in schema model that are not
+// unique on the same table in schema target, under the same names.
+func indexStatements(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, model, target, table string) ([]string, error) {
+	rows, err := q.Query(ctx, nonUniqueIndexes, ident(model, table))
+	if err != nil {
+		return nil, fmt.Errorf("indexes of %s: %w", table, err)
+	}
+	var (
+		stmts     []string
+		name, def string
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&name, &def}, func() error {
+		_, method, ok := strings.Cut(def, " USING ")
+		if !ok {
+			return fmt.Errorf("index %s: unexpected definition %q", name, def)
+		}
+		stmts = append(stmts, `CREATE INDEX IF NOT EXISTS `+ident(name)+` ON `+ident(target, table)+` USING `+method)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return stmts, nil
 }
 
 // complete creates the indexes deferIndexes left out and gathers the tables' statistics, so that the
@@ -357,47 +376,32 @@ func (b *build) complete(ctx context.Context) error {
 	return nil
 }
 
-// createIndexes creates the indexes deferIndexes left out, but for those copied from a live index
-// that has been dropped since (by a migration that ran during the rebuild): the copy is to replace
-// the live tables as they are now.
+// createIndexes creates the indexes deferIndexes left out. A copy of live tables gets their indexes
+// as they are now, not as they were when the rebuild began: a migration run meanwhile may have
+// dropped or added some, and the copy is to replace the live tables as they are. A projection that
+// creates its own tables gets the statements recorded from them.
 func (b *build) createIndexes(ctx context.Context) error {
 	var stmts []string
-	if err := b.w.cfg.DB.QueryRow(ctx, `SELECT deferred_indexes FROM projection_rebuilds WHERE name = $1`,
-		b.w.name).Scan(&stmts); err != nil {
-		return fmt.Errorf("deferred indexes: %w", err)
-	}
-	_, ownTables := b.w.proj.(TableCreator)
-	for _, s := range stmts {
-		if !ownTables {
-			gone, err := b.liveIndexGone(ctx, s)
+	if _, ownTables := b.w.proj.(TableCreator); ownTables {
+		if err := b.w.cfg.DB.QueryRow(ctx, `SELECT deferred_indexes FROM projection_rebuilds WHERE name = $1`,
+			b.w.name).Scan(&stmts); err != nil {
+			return fmt.Errorf("deferred indexes: %w", err)
+		}
+	} else {
+		for _, t := range b.w.proj.Tables() {
+			live, err := indexStatements(ctx, b.w.cfg.DB, b.live, b.schema, t)
 			if err != nil {
 				return err
 			}
-			if gone {
-				b.w.log.Warn("rebuild: not creating an index dropped from the live table meanwhile", "statement", s)
-				continue
-			}
+			stmts = append(stmts, live...)
 		}
+	}
+	for _, s := range stmts {
 		if _, err := b.conn.Exec(ctx, s); err != nil {
 			return fmt.Errorf("create index: %w", err)
 		}
 	}
 	return nil
-}
-
-// liveIndexGone reports whether the live index a deferred statement (as deferIndexes writes them)
-// copies no longer exists.
-func (b *build) liveIndexGone(ctx context.Context, stmt string) (bool, error) {
-	rest, ok := strings.CutPrefix(stmt, "CREATE INDEX IF NOT EXISTS ")
-	name, _, cut := strings.Cut(rest, " ON ")
-	if !ok || !cut {
-		return false, nil // not one of ours: create it as recorded
-	}
-	var exists bool
-	if err := b.w.cfg.DB.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, ident(b.live)+"."+name).Scan(&exists); err != nil {
-		return false, fmt.Errorf("live index %s: %w", name, err)
-	}
-	return !exists, nil
 }
 
 // countTotal records the number of events in the log, for progress: exact for a store that can

@@ -302,9 +302,9 @@ func TestRebuildResumeAndAbort(t *testing.T) {
 	}
 }
 
-// TestRebuildAfterIndexDropped: an index dropped from a live table while the projection is being
-// rebuilt (a migration run meanwhile) is not brought back by the switch to the rebuilt copy.
-func TestRebuildAfterIndexDropped(t *testing.T) {
+// TestRebuildAfterIndexesChanged: indexes dropped from or added to a live table while the projection
+// is being rebuilt (a migration run meanwhile) are dropped from or added to the rebuilt copy as well.
+func TestRebuildAfterIndexesChanged(t *testing.T) {
 	e := newEnv(t)
 	e.seed(t, rand.New(rand.NewPCG(23, 24)), 20)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -328,8 +328,10 @@ WHERE tablename = 'rm_audit_log' AND schemaname = current_schema() ORDER BY 1`)
 		}
 		return names
 	}
-	if _, err := e.pool.Exec(timeout(t, 5*time.Second), `DROP INDEX rm_audit_log_type_idx`); err != nil {
-		t.Fatal(err)
+	for _, migrate := range []string{`DROP INDEX rm_audit_log_type_idx`, `CREATE INDEX rm_audit_log_command_idx ON rm_audit_log (command)`} {
+		if _, err := e.pool.Exec(timeout(t, 5*time.Second), migrate); err != nil {
+			t.Fatal(err)
+		}
 	}
 	want := indexes()
 
