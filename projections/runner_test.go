@@ -547,10 +547,7 @@ func TestCatchUpPacesLagCounts(t *testing.T) {
 func TestFencedBatch(t *testing.T) {
 	e := newEnv(t)
 	rng := rand.New(rand.NewPCG(3, 4))
-	for i := range 4 {
-		id := uuid.New()
-		e.append(t, id, eventstore.Metadata{}, ordergen.History(rng, id, fmt.Sprint("c", i), "EUR", time.Now())...)
-	}
+	e.seed(t, rng, 4)
 	log := e.log(t)
 	first, rest := log[:len(log)/2], log[len(log)/2:]
 	proj := projections.CustomerSummary{}
@@ -593,10 +590,7 @@ VALUES ($1, $2)`, proj.Name(), proj.SchemaVersion()); err != nil {
 
 	// Two owners commit the same batch at once, as in the moment of a take-over: one of them only.
 	e = newEnv(t)
-	for i := range 4 {
-		id := uuid.New()
-		e.append(t, id, eventstore.Metadata{}, ordergen.History(rng, id, fmt.Sprint("c", i), "EUR", time.Now())...)
-	}
+	e.seed(t, rng, 4)
 	log = e.log(t)
 	cfg = projections.Config{Store: e.store, DB: e.pool}
 	for _, p := range projections.All() {
