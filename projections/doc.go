@@ -34,6 +34,12 @@
 // whatever else is missed: events of writers that do not notify, notifications lost to a broken
 // connection.
 //
+// The projections of a runner share their reads of the log: a wake-up wakes all of them, and those
+// that keep up stand at the same positions. The runner keeps the last few batches' events in memory
+// and reads the end of the log once for every projection that asks while the read before runs (see
+// logWindow); projections behind that window, catching up, read for themselves.
+// projector_log_requests_total and projector_log_reads_total show how much is shared.
+//
 // # Failures
 //
 // When a batch fails in a projection, the runner rolls it back and applies its events one at a time:

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -44,4 +45,19 @@ func testWorker(cfg Config, p Projection) (*worker, error) {
 	}
 	cfg.Metrics = m
 	return newWorker(p, &cfg, nil), nil
+}
+
+// LogWindow is the runner's shared reader of the log.
+type LogWindow = logWindow
+
+// NewLogWindow returns a window of store keeping keep events, reading for its callers until ctx
+// ends.
+func NewLogWindow(ctx context.Context, store eventstore.LogReader, keep int) (*LogWindow, error) {
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		return nil, err
+	}
+	l := newLogWindow(store, keep, time.Minute, m)
+	go l.run(ctx)
+	return l, nil
 }

@@ -20,6 +20,12 @@ import (
 //	projector_owned                          gauge      1 while this process owns the projection
 //	projector_rebuild_events_total           counter    events applied to copies being rebuilt
 //
+// and two of the runner as a whole, which show how much the projections share their reads of the
+// log (see logWindow):
+//
+//	projector_log_requests_total             counter    reads of the log the live projections asked for
+//	projector_log_reads_total                counter    reads of the log sent to the store for them
+//
 // Progress gauges are reported by the owning process only: a process waiting for the lock deletes
 // its own series, so that summing over processes counts each projection once.
 type Metrics struct {
@@ -34,6 +40,9 @@ type Metrics struct {
 	state      *prometheus.GaugeVec
 	owned      *prometheus.GaugeVec
 	rebuilt    *prometheus.CounterVec
+
+	logRequests prometheus.Counter
+	logReads    prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them on reg.
@@ -75,9 +84,15 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		rebuilt: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "projector_rebuild_events_total", Help: "Events applied to copies of the projection being rebuilt.",
 		}, by),
+		logRequests: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "projector_log_requests_total", Help: "Reads of the log the live projections asked for.",
+		}),
+		logReads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "projector_log_reads_total", Help: "Reads of the log sent to the store for the live projections; the rest were answered from memory or shared.",
+		}),
 	}
 	for _, c := range []prometheus.Collector{m.applied, m.batchSize, m.batchTime, m.position, m.head,
-		m.lagEvents, m.lagSeconds, m.errors, m.state, m.owned, m.rebuilt} {
+		m.lagEvents, m.lagSeconds, m.errors, m.state, m.owned, m.rebuilt, m.logRequests, m.logReads} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

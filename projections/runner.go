@@ -100,6 +100,7 @@ const (
 	defaultMaxBackoff     = 30 * time.Second
 	defaultStatusInterval = 5 * time.Second
 	defaultTimeout        = time.Minute
+	windowBatches         = 4
 )
 
 // withDefaults returns c with every zero setting replaced by its default.
@@ -191,6 +192,7 @@ func (c Config) Validate() error {
 type Runner struct {
 	cfg     Config
 	workers []*worker
+	window  *logWindow // the workers' reads of the log
 	started chan struct{}
 	once    sync.Once
 }
@@ -210,10 +212,13 @@ func NewRunner(cfg Config) (*Runner, error) {
 	}
 	counter, _ := cfg.Store.(eventCounter)
 	r := &Runner{cfg: cfg, started: make(chan struct{})}
+	// A few batches: enough for projections a batch or two apart to share, little memory.
+	r.window = newLogWindow(cfg.Store, windowBatches*(cfg.BatchSize+1), cfg.Timeout, cfg.Metrics)
 	ended := newBatchEnds()
 	for _, p := range cfg.Projections {
 		w := newWorker(p, &r.cfg, counter)
 		w.ended = ended
+		w.source = r.window
 		r.workers = append(r.workers, w)
 	}
 	return r, nil
@@ -228,6 +233,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		return errors.New("projections: Runner.Run called twice")
 	}
 	var wg sync.WaitGroup
+	wg.Go(func() { r.window.run(ctx) })
 	for _, w := range r.workers {
 		wg.Go(func() { w.run(ctx) })
 	}

@@ -448,66 +448,55 @@ func (g *gate) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.Recorded
 	return g.Projection.Apply(ctx, tx, batch)
 }
 
-// TestBatchEndDuringVisibilityRetry: a projection waiting to read again after a wake-up found
-// nothing reads as soon as another projection's batch ends, whose transaction may have hidden the
-// new events. The retry and the poll are an hour, and no wake-up comes after the first.
+// readCount is the event store, counting the reads of the log that reach it.
+type readCount struct {
+	*postgres.Store
+	reads atomic.Int64
+}
+
+func (s *readCount) ReadAll(ctx context.Context, from eventstore.Position, limit int) ([]eventstore.RecordedEvent, error) {
+	s.reads.Add(1)
+	return s.Store.ReadAll(ctx, from, limit)
+}
+
+// TestBatchEndDuringVisibilityRetry: a projection waiting to read again after a batch reads as soon
+// as another projection's batch ends, whose transaction may have hidden the new events. The retry
+// and the poll are an hour, and no wake-up comes after the first.
 func TestBatchEndDuringVisibilityRetry(t *testing.T) {
 	e := newEnv(t)
-	spy := &readSpy{Store: e.store, reads: make(chan int)}
+	spy := &readCount{Store: e.store}
 	wake := make(chan struct{}, 1)
 	all := projections.All()
 	first, other := all[0], &gate{Projection: all[1], entered: make(chan struct{}), release: make(chan struct{})}
 	e.run(t, projections.Config{Store: spy, Projections: []projections.Projection{first, other},
 		Waker: projections.WakeChan(wake), PollInterval: time.Hour, VisibilityRetry: time.Hour})
-	read := func() int {
-		t.Helper()
-		select {
-		case n := <-spy.reads:
-			return n
-		case <-time.After(10 * time.Second):
-			t.Fatal("no read")
-			return 0
-		}
-	}
-	read() // each projection at the start
-	read()
 	rng := rand.New(rand.NewPCG(5, 6))
 	order := func() eventstore.AppendResult {
 		id := uuid.New()
 		return e.append(t, id, eventstore.Metadata{}, ordergen.History(rng, id, "c1", "EUR", time.Now())...)
 	}
+	eventually(t, 10*time.Second, "both projections read the empty log", func() bool { return spy.reads.Load() > 0 })
 
 	// Woken, the first projection applies the events, which reached the head of the log: it waits
 	// to retry. The other reads them too and holds its batch open. Neither reads again meanwhile: the
 	// first is not woken by its own batch's end.
-	order()
+	res := order()
 	e.log(t) // visible: another package's transaction could hide them from the one read the test allows
 	wake <- struct{}{}
-	for range 2 {
-		if n := read(); n == 0 {
-			t.Fatal("an empty read after the wake-up, want each projection to find the events")
-		}
-	}
 	<-other.entered
-	select {
-	case n := <-spy.reads:
-		t.Fatalf("a read (%d events) while the other projection's batch is open", n)
-	case <-time.After(100 * time.Millisecond):
+	eventually(t, 10*time.Second, "the first projection applied the events", func() bool {
+		return e.checkpoint(t, first.Name()) == res.Position.String()
+	})
+	before := spy.reads.Load()
+	time.Sleep(100 * time.Millisecond)
+	if n := spy.reads.Load() - before; n != 0 {
+		t.Fatalf("%d reads while the other projection's batch is open", n)
 	}
 
 	// Events appended meanwhile, without a wake-up, reach the first projection when the other's
 	// batch ends.
-	res := order()
+	res = order()
 	e.log(t)
-	go func() {
-		for {
-			select {
-			case <-spy.reads:
-			case <-t.Context().Done():
-				return
-			}
-		}
-	}()
 	close(other.release)
 	eventually(t, 10*time.Second, "the first projection applied the later events", func() bool {
 		return e.checkpoint(t, first.Name()) == res.Position.String()

@@ -23,7 +23,8 @@ type worker struct {
 	proj    Projection
 	name    string
 	cfg     *Config
-	counter eventCounter // nil when the store cannot count events
+	counter eventCounter         // nil when the store cannot count events
+	source  eventstore.LogReader // of the batches: the runner's logWindow, else the store
 	wake    chan struct{}
 	ended   *batchEnds         // shared by the runner's workers; nil outside a runner
 	finish  chan finishRequest // from followRebuilds to tail
@@ -120,6 +121,7 @@ func newWorker(p Projection, cfg *Config, counter eventCounter) *worker {
 		name:    p.Name(),
 		cfg:     cfg,
 		counter: counter,
+		source:  cfg.Store,
 		wake:    make(chan struct{}, 1),
 		finish:  make(chan finishRequest),
 		log:     cfg.Logger.With("projection", p.Name()),
@@ -350,7 +352,7 @@ func (w *worker) step(ctx context.Context, pos eventstore.Position) (eventstore.
 	readCtx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
 	// One event more than a batch tells whether more are waiting and how old the oldest is, for free.
-	events, err := w.cfg.Store.ReadAll(readCtx, pos, size+1)
+	events, err := w.source.ReadAll(readCtx, pos, size+1)
 	if err != nil {
 		return pos, 0, false, fmt.Errorf("read log after %s: %w", pos, err)
 	}
