@@ -138,29 +138,31 @@ func TestLogWindowFreshness(t *testing.T) {
 	}
 }
 
-// TestLogWindowMoves: the window keeps the latest events up to its size; readers behind it read the
-// store, and one ahead of it takes it along. The events handed out never change.
+// TestLogWindowMoves: the window keeps the latest events, between its size and twice that;
+// readers behind it read the store, and one ahead of it takes it along. The events handed out never
+// change.
 func TestLogWindowMoves(t *testing.T) {
 	log := newHeldLog()
-	pos := log.add(t, 5)
+	pos := log.add(t, 7)
 	w := window(t, log, 2)
 
 	first := read(t, w, eventstore.Position{}, 2)
 	samePositions(t, "the first batch", first, pos[:2])
-	samePositions(t, "the next batch", read(t, w, pos[1], 2), pos[2:4]) // the window holds 3 and 4 now
+	samePositions(t, "the second batch", read(t, w, pos[1], 2), pos[2:4]) // the window holds 1 to 4
+	samePositions(t, "the third batch", read(t, w, pos[3], 2), pos[4:6])  // 5 and 6: the last 2
 	before := log.reads.Load()
-	samePositions(t, "behind the window", read(t, w, eventstore.Position{}, 2), pos[:2])
+	samePositions(t, "behind the window", read(t, w, pos[1], 2), pos[2:4])
 	if log.reads.Load() == before {
 		t.Fatal("a reader behind the window was answered from memory")
 	}
 	samePositions(t, "the first batch, handed out before", first, pos[:2])
 
 	// Ahead of the window: it moves there, and the reader left behind reads the store.
-	samePositions(t, "ahead of the window", read(t, w, pos[4], 2), nil)
+	samePositions(t, "ahead of the window", read(t, w, pos[6], 2), nil)
 	more := log.add(t, 1)
-	samePositions(t, "at the moved window", read(t, w, pos[4], 2), more)
+	samePositions(t, "at the moved window", read(t, w, pos[6], 2), more)
 	before = log.reads.Load()
-	samePositions(t, "left behind", read(t, w, pos[3], 2), []eventstore.Position{pos[4], more[0]})
+	samePositions(t, "left behind", read(t, w, pos[5], 2), []eventstore.Position{pos[6], more[0]})
 	if log.reads.Load() == before {
 		t.Fatal("a reader behind the moved window was answered from memory")
 	}
