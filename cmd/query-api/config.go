@@ -40,8 +40,9 @@ type config struct {
 	// ShutdownTimeout (SHUTDOWN_TIMEOUT, default 20s) is how long in-flight requests get after SIGTERM.
 	ShutdownTimeout time.Duration
 	// CacheTTL (CACHE_TTL, default 1s): a cached order is served for CACHE_TTL to twice that.
-	CacheTTL  time.Duration
-	CacheSize int // CACHE_SIZE, default 10000: orders cached at most
+	CacheTTL   time.Duration
+	CacheSize  int // CACHE_SIZE, default 10000: orders cached at most
+	CacheBytes int // CACHE_MAX_BYTES, default 8 MiB: their size at most (see queryapi.Config)
 	// DatabaseMaxConns (DATABASE_MAX_CONNS, default 32) caps the pool; the LISTEN connection is extra.
 	DatabaseMaxConns int32
 	LogLevel         slog.Level // LOG_LEVEL, default info
@@ -67,6 +68,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ShutdownTimeout:  p.Duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 		CacheTTL:         p.Duration("CACHE_TTL", time.Second),
 		CacheSize:        p.Int("CACHE_SIZE", 10_000, 10_000_000),
+		CacheBytes:       p.Int("CACHE_MAX_BYTES", 8<<20, 1<<36),
 		DatabaseMaxConns: int32(p.Int("DATABASE_MAX_CONNS", 32, 10_000)),
 		LogLevel:         p.Level("LOG_LEVEL", slog.LevelInfo),
 		LogFormat:        p.String("LOG_FORMAT", telemetry.LogJSON),

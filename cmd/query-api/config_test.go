@@ -42,7 +42,7 @@ func TestLoadConfig(t *testing.T) {
 		want []string // settings named in the error
 	}{
 		"nothing":             {map[string]string{}, []string{"DATABASE_URL"}},
-		"malformed":           {map[string]string{"DATABASE_URL": db, "MAX_WAIT": "soon", "CACHE_SIZE": "0", "HTTP_ADDR": "8081"}, []string{"MAX_WAIT", "CACHE_SIZE", "HTTP_ADDR"}},
+		"malformed":           {map[string]string{"DATABASE_URL": db, "MAX_WAIT": "soon", "CACHE_SIZE": "0", "CACHE_MAX_BYTES": "8MiB", "HTTP_ADDR": "8081"}, []string{"MAX_WAIT", "CACHE_SIZE", "CACHE_MAX_BYTES", "HTTP_ADDR"}},
 		"negative":            {map[string]string{"DATABASE_URL": db, "CACHE_TTL": "-1s"}, []string{"CACHE_TTL"}},
 		"wait beyond request": {map[string]string{"DATABASE_URL": db, "MAX_WAIT": "10s", "REQUEST_TIMEOUT": "10s"}, []string{"REQUEST_TIMEOUT"}},
 		"event store scheme":  {map[string]string{"DATABASE_URL": db, "EVENTSTORE_URL": "mysql://x"}, []string{"EVENTSTORE_URL"}},

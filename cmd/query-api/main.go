@@ -146,6 +146,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		RequestTimeout: cfg.RequestTimeout,
 		CacheTTL:       cfg.CacheTTL,
 		CacheSize:      cfg.CacheSize,
+		CacheBytes:     cfg.CacheBytes,
 		Guard:          cfg.Guard,
 		Logger:         log,
 		TracerProvider: tracing.Provider,

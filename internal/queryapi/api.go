@@ -97,6 +97,9 @@ type Config struct {
 	CacheTTL time.Duration
 	// CacheSize caps the cached orders (default 10,000).
 	CacheSize int
+	// CacheBytes caps the cached orders' size, encoded, with some bookkeeping per order (default
+	// 8 MiB). An order larger than an eighth of it is not cached.
+	CacheBytes int
 	// Guard bounds requests in flight, authenticates and rate-limits (zero: none of these).
 	Guard  httpapi.Guard
 	Logger *slog.Logger
@@ -129,6 +132,9 @@ func New(cfg Config) *echo.Echo {
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 10_000
 	}
+	if cfg.CacheBytes <= 0 {
+		cfg.CacheBytes = 8 << 20
+	}
 
 	if cfg.Metrics == nil {
 		// A fresh registry cannot refuse them.
@@ -152,7 +158,7 @@ func New(cfg Config) *echo.Echo {
 	h := &handlers{
 		read:         cfg.ReadModels,
 		progress:     cfg.Progress,
-		orders:       newOrderCache(cfg.ReadModels, cfg.CacheTTL, cfg.CacheSize, cfg.RequestTimeout, time.Now),
+		orders:       newOrderCache(cfg.ReadModels, cfg.CacheTTL, cfg.CacheSize, cfg.CacheBytes, cfg.RequestTimeout, time.Now),
 		maxWait:      cfg.MaxWait,
 		events:       cfg.Events,
 		storeTimeout: cfg.StoreTimeout,

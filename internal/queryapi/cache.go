@@ -30,8 +30,11 @@ import (
 //   - it is version-aware: an entry remembers the position of the orders projection it was read at,
 //     and a request that asks for a later position (X-Min-Position) bypasses it and refreshes it. An
 //     entry is never replaced by an older read, so a slow load cannot undo a fresh one;
-//   - it is bounded: past size entries, the least recently used goes, and so do expired entries that
-//     reach the back of the LRU list.
+//   - it is bounded, in entries and in bytes: past size entries or maxBytes of encoded orders, the
+//     least recently used goes, and so do expired entries that reach the back of the LRU list. The
+//     byte bound is what keeps the service's memory in hand: an order's size has no bound of its own
+//     (its items), so a count alone would let a cache of large orders take any amount. An order
+//     larger than an eighth of maxBytes is not cached at all, rather than push out many others.
 //
 // The price is staleness of up to 2×ttl for requests without X-Min-Position, which the API already
 // promises no better than (the read model lags anyway), and which X-Projection-Position reports.
@@ -41,18 +44,20 @@ import (
 // Orders that are not found are not cached: a client that polls for its new order should see it as
 // soon as it is projected. Concurrent lookups of a missing order still share one query.
 type orderCache struct {
-	source  orderSource
-	ttl     time.Duration
-	size    int
-	timeout time.Duration // of a load, which outlives the request that started it
-	now     func() time.Time
-	lookups func(hit bool) // counts lookups when set
+	source   orderSource
+	ttl      time.Duration
+	size     int
+	maxBytes int
+	timeout  time.Duration // of a load, which outlives the request that started it
+	now      func() time.Time
+	lookups  func(hit bool) // counts lookups when set
 
 	flights singleflight.Group
 
 	mu      sync.Mutex
 	entries map[uuid.UUID]*list.Element // of *cacheEntry
 	lru     *list.List                  // most recently used at the front
+	bytes   int                         // the entries' cost, summed
 }
 
 // cacheEntry is a cached order. The order is shared by every request that reads it: read-only.
@@ -61,7 +66,12 @@ type cacheEntry struct {
 	order   *encodedOrder
 	pos     eventstore.Position
 	expires time.Time
+	cost    int // bytes held, roughly: the encoded order and the entry's bookkeeping
 }
+
+// entryOverhead is an entry's cost besides its encoded order: the entry, its list element and its
+// slot in the map.
+const entryOverhead = 256
 
 // loaded is the result of one load, shared by the requests that joined it.
 type loaded struct {
@@ -69,15 +79,16 @@ type loaded struct {
 	pos   eventstore.Position
 }
 
-func newOrderCache(source orderSource, ttl time.Duration, size int, timeout time.Duration, now func() time.Time) *orderCache {
+func newOrderCache(source orderSource, ttl time.Duration, size, maxBytes int, timeout time.Duration, now func() time.Time) *orderCache {
 	return &orderCache{
-		source:  source,
-		ttl:     ttl,
-		size:    size,
-		timeout: timeout,
-		now:     now,
-		entries: make(map[uuid.UUID]*list.Element),
-		lru:     list.New(),
+		source:   source,
+		ttl:      ttl,
+		size:     size,
+		maxBytes: maxBytes,
+		timeout:  timeout,
+		now:      now,
+		entries:  make(map[uuid.UUID]*list.Element),
+		lru:      list.New(),
 	}
 }
 
@@ -120,8 +131,7 @@ func (c *orderCache) lookup(id uuid.UUID, min eventstore.Position) (cacheEntry, 
 	}
 	e := el.Value.(*cacheEntry)
 	if !c.now().Before(e.expires) {
-		c.lru.Remove(el)
-		delete(c.entries, id)
+		c.remove(el)
 		return cacheEntry{}, false
 	}
 	if e.pos.Compare(min) < 0 {
@@ -189,23 +199,33 @@ func (c *orderCache) put(id uuid.UUID, order *encodedOrder, pos eventstore.Posit
 		if el.Value.(*cacheEntry).pos.Compare(pos) > 0 {
 			return
 		}
-		c.lru.Remove(el)
-		delete(c.entries, id)
+		c.remove(el)
 	}
 	if order == nil {
 		return
 	}
+	cost := len(order.body) + len(order.etag) + len(order.customerID) + entryOverhead
+	if cost > c.maxBytes/8 {
+		return
+	}
 	now := c.now()
 	jitter := time.Duration(rand.Int64N(int64(c.ttl) + 1))
-	c.entries[id] = c.lru.PushFront(&cacheEntry{id: id, order: order, pos: pos, expires: now.Add(c.ttl + jitter)})
-	// Expired entries at the back go too, rather than only once size is reached: under reads spread
-	// over many orders, the cache would otherwise stay full of entries no request can use, and the
-	// service's memory with it.
+	c.entries[id] = c.lru.PushFront(&cacheEntry{id: id, order: order, pos: pos, expires: now.Add(c.ttl + jitter), cost: cost})
+	c.bytes += cost
+	// Expired entries at the back go too, rather than only once a bound is reached: under reads
+	// spread over many orders, the cache would otherwise stay full of entries no request can use,
+	// and the service's memory with it.
 	for oldest := c.lru.Back(); oldest != nil; oldest = c.lru.Back() {
-		if e := oldest.Value.(*cacheEntry); c.lru.Len() <= c.size && now.Before(e.expires) {
+		if e := oldest.Value.(*cacheEntry); c.lru.Len() <= c.size && c.bytes <= c.maxBytes && now.Before(e.expires) {
 			break
 		}
-		c.lru.Remove(oldest)
-		delete(c.entries, oldest.Value.(*cacheEntry).id)
+		c.remove(oldest)
 	}
+}
+
+// remove drops an entry. c.mu is held.
+func (c *orderCache) remove(el *list.Element) {
+	e := c.lru.Remove(el).(*cacheEntry)
+	delete(c.entries, e.id)
+	c.bytes -= e.cost
 }

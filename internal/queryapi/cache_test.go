@@ -78,7 +78,7 @@ func TestOrderCache(t *testing.T) {
 	newCache := func(size int) (*orderCache, *fakeSource, *clock) {
 		src, clk := &fakeSource{}, &clock{now: time.Unix(1_800_000_000, 0)}
 		src.set(1, 10)
-		return newOrderCache(src, time.Second, size, time.Second, clk.Now), src, clk
+		return newOrderCache(src, time.Second, size, 1<<20, time.Second, clk.Now), src, clk
 	}
 	// get returns the version of the order it gets, by its ETag.
 	get := func(t *testing.T, c *orderCache, min uint64) (string, eventstore.Position) {
@@ -168,6 +168,32 @@ func TestOrderCache(t *testing.T) {
 		}
 		if _, ok := c.entries[ids[1]]; ok {
 			t.Error("the least recently used entry was kept")
+		}
+	})
+
+	t.Run("bounded in bytes: the least recently used go, and an order too large is not kept", func(t *testing.T) {
+		c, _, _ := newCache(1000)
+		c.maxBytes = 8 * (1000 + entryOverhead) // room for 8 orders of a 1,000-byte body
+		order := func(n int) *encodedOrder { return &encodedOrder{body: make([]byte, n)} }
+		ids := make([]uuid.UUID, 10)
+		for i := range ids {
+			ids[i] = uuid.New()
+			c.put(ids[i], order(1000), at(1))
+		}
+		if len(c.entries) != 8 || c.bytes != 8*(1000+entryOverhead) {
+			t.Fatalf("%d entries of %d bytes, want the 8 that fit", len(c.entries), c.bytes)
+		}
+		if _, ok := c.entries[ids[1]]; ok {
+			t.Error("an entry older than the 8 last was kept")
+		}
+		big := uuid.New()
+		c.put(big, order(c.maxBytes/8), at(1))
+		if _, ok := c.entries[big]; ok || len(c.entries) != 8 {
+			t.Errorf("an order over an eighth of the bytes was cached (%d entries)", len(c.entries))
+		}
+		c.put(ids[9], order(10), at(2)) // replaced by a smaller read: the bytes follow
+		if want := 7*(1000+entryOverhead) + 10 + entryOverhead; c.bytes != want {
+			t.Errorf("%d bytes after a replacement, want %d", c.bytes, want)
 		}
 	})
 
