@@ -210,6 +210,31 @@ func (c *Client) EventsApplied(ctx context.Context, projectorURL string) (float6
 	return slices.Min(samples), nil
 }
 
+// LogReads reads the projector's counts of log reads and batches so far (see LogReads).
+func (c *Client) LogReads(ctx context.Context, projectorURL string) (LogReads, error) {
+	body, err := c.metrics(ctx, projectorURL)
+	if err != nil {
+		return LogReads{}, err
+	}
+	sum := func(name string) (float64, error) {
+		samples, err := metricSamples(bytes.NewReader(body), name)
+		var n float64
+		for _, v := range samples {
+			n += v
+		}
+		return n, err
+	}
+	var lr LogReads
+	if lr.Requests, err = sum("projector_log_requests_total"); err != nil {
+		return LogReads{}, err
+	}
+	if lr.Reads, err = sum("projector_log_reads_total"); err != nil {
+		return LogReads{}, err
+	}
+	lr.Batches, err = sum("projector_batch_size_count")
+	return lr, err
+}
+
 // CacheLookups reads the query API's cache lookups so far, hits and misses.
 func (c *Client) CacheLookups(ctx context.Context) (hits, misses float64, err error) {
 	body, err := c.metrics(ctx, c.query)

@@ -140,6 +140,17 @@ type Lag struct {
 	PollingFails int      `json:"polling_not_seen"`
 	// CPU is what the machine spent during the X-Min-Position run, and on what.
 	CPU *CPUShare `json:"cpu,omitempty"`
+	// LogReads is how the projector read the log meanwhile.
+	LogReads *LogReads `json:"log_reads,omitempty"`
+}
+
+// LogReads counts the projector's reads of the log over a step, from its metrics: the reads its
+// projections asked for, those that went to the event store (the rest were shared), and the batches
+// they committed, summed over the projections.
+type LogReads struct {
+	Requests float64 `json:"requests"`
+	Reads    float64 `json:"reads"`
+	Batches  float64 `json:"batches"`
 }
 
 // Projection is the projector's throughput.
@@ -242,6 +253,10 @@ func (r *Results) WriteTable(w io.Writer) error {
 		}
 		if c := l.CPU; c != nil {
 			fmt.Fprintf(w, "  CPU meanwhile, in cores of %d: %.2f busy: %s, PostgreSQL and the rest %.2f\n", c.Cores, c.Busy, cpuProcesses(c.Processes), c.Rest)
+		}
+		if lr := l.LogReads; lr != nil && lr.Batches > 0 {
+			fmt.Fprintf(w, "  projector meanwhile: %s batches, %s reads of the log asked for, %s sent to the store (%.2f per batch)\n",
+				num(lr.Batches), num(lr.Requests), num(lr.Reads), lr.Reads/lr.Batches)
 		}
 	}
 	fmt.Fprintf(w, "projection: live %s events/s applied (all projections, catching up %s events written while it was stopped)\n",

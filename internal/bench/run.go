@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -305,7 +306,7 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 		for _, service := range []string{"projector", "command-api", "query-api"} {
 			waits = append(waits, profile(ctx, cfg, pprofAddrs, service, "lag-"+service, cfg.LagStep, true, say))
 		}
-		r.Lag = measureLag(ctx, client, rate, cfg.LagStep, true, pids(services), say)
+		r.Lag = measureLag(ctx, client, rate, cfg.LagStep, true, projector.URL, pids(services), say)
 		for _, wait := range waits {
 			wait()
 		}
@@ -317,21 +318,29 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 		if _, _, err := caughtUp(ctx, client, projector.URL, time.Now()); err != nil {
 			return err
 		}
-		r.LagLight = measureLag(ctx, client, cfg.LightLagRate, cfg.LagStep, false, pids(services), say)
+		r.LagLight = measureLag(ctx, client, cfg.LightLagRate, cfg.LagStep, false, projector.URL, pids(services), say)
 	}
 	return nil
 }
 
 // measureLag paces commands at rate for d and measures the lag with X-Min-Position, with the CPU the
-// machine and the processes in pids used meanwhile, and by polling when polling is set.
-func measureLag(ctx context.Context, client *Client, rate float64, d time.Duration, polling bool, pids map[string]int, say func(string, ...any)) *Lag {
+// machine and the processes in pids used meanwhile and the projector's (at projectorURL) reads of the
+// log, and by polling when polling is set.
+func measureLag(ctx context.Context, client *Client, rate float64, d time.Duration, polling bool, projectorURL string, pids map[string]int, say func(string, ...any)) *Lag {
 	lag := &Lag{Rate: round(rate, 1)}
 	cpu := startCPU(pids)
+	readsBefore, readsErr := client.LogReads(ctx, projectorURL)
 	res, waited, _ := client.Lag(ctx, rate, d, true)
 	lag.Commands, lag.WithMinPosition = NewMeasured(0, res, 0), waited.Summary()
 	var err error
 	if lag.CPU, err = cpu.Stop(); err != nil {
 		say("CPU during the lag step: %v", err)
+	}
+	if readsAfter, err := client.LogReads(ctx, projectorURL); err == nil && readsErr == nil {
+		lag.LogReads = &LogReads{Requests: readsAfter.Requests - readsBefore.Requests,
+			Reads: readsAfter.Reads - readsBefore.Reads, Batches: readsAfter.Batches - readsBefore.Batches}
+	} else {
+		say("the projector's log reads during the lag step: %v", errors.Join(readsErr, err))
 	}
 	say("lag at %.0f commands/s with X-Min-Position: p99 %.2f ms; commands p99 %.2f ms", rate, lag.WithMinPosition.P99, lag.Commands.Latency.P99)
 	if polling {
