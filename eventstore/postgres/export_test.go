@@ -20,3 +20,6 @@ func HoldGroupCommit(s *Store) (queued func() int, release func()) {
 	}
 	return queued, release
 }
+
+// PageCap exposes pageCap.
+var PageCap = pageCap

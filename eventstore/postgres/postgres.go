@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -445,16 +446,22 @@ FROM eventstore_log_blockers WHERE pid IS DISTINCT FROM pg_backend_pid() ORDER B
 func scanEvents(rows pgx.Rows, limit int) ([]eventstore.RecordedEvent, error) {
 	// Callers ask for large pages (the command service reads streams 1,000 events at a time) that
 	// mostly come back short: sizing the slice by limit cleared ~250 kB per read, a tenth of the
-	// command API's CPU in a profile. append grows it when a page is full.
+	// command API's CPU in a profile. When a page fills, see pageCap.
 	out := make([]eventstore.RecordedEvent, 0, min(limit, 16))
 	for rows.Next() {
+		if len(out) == cap(out) {
+			out = slices.Grow(out, pageCap(cap(out), limit)-len(out))
+		}
 		var (
 			e       eventstore.RecordedEvent
 			tx, seq int64
 			version int64
 			meta    []byte
 		)
-		if err := rows.Scan(&tx, &seq, &e.ID, &e.StreamID, &version, &e.Type, &e.SchemaVersion, &e.Data, &meta, &e.RecordedAt); err != nil {
+		// Data as *[]byte: pgx copies the JSON as it is. Into a json.RawMessage it would go through
+		// json.Unmarshal, which validates every byte (a fifth of a rebuild's CPU in a profile) of what
+		// PostgreSQL's jsonb already guarantees is valid.
+		if err := rows.Scan(&tx, &seq, &e.ID, &e.StreamID, &version, &e.Type, &e.SchemaVersion, (*[]byte)(&e.Data), &meta, &e.RecordedAt); err != nil {
 			rows.Close()
 			return nil, translate(err)
 		}
@@ -469,6 +476,18 @@ func scanEvents(rows pgx.Rows, limit int) ([]eventstore.RecordedEvent, error) {
 		return nil, translate(err)
 	}
 	return out, nil
+}
+
+// pageCap is the capacity a page of events grows to once it holds n and limit allows more. It
+// doubles up to 256, then takes the whole limit (when that is a sensible size): a page past a few
+// hundred events is most likely a full one, read by a catch-up or a rebuild, and append's own growth
+// (by a quarter past 256) allocated and copied a 5,000-event page about four times over.
+func pageCap(n, limit int) int {
+	const wholeAfter, maxWhole = 256, 10_000
+	if n >= wholeAfter && limit <= maxWhole {
+		return limit
+	}
+	return min(2*n, limit)
 }
 
 func position(tx, seq int64) eventstore.Position {

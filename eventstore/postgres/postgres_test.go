@@ -368,3 +368,23 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 		t.Fatalf("open: err = %v, want ErrUnavailable and ErrNotWritten: no connection, nothing sent", err)
 	}
 }
+
+func TestPageCap(t *testing.T) {
+	tests := []struct {
+		name     string
+		n, limit int
+		want     int
+	}{
+		{"short pages double", 16, 1000, 32},
+		{"doubling stops at the limit", 16, 20, 20},
+		{"a page past 256 events takes the whole limit", 256, 5000, 5000},
+		{"an outsized limit keeps doubling", 256, 1_000_000, 512},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := postgres.PageCap(tt.n, tt.limit); got != tt.want {
+				t.Errorf("pageCap(%d, %d) = %d, want %d", tt.n, tt.limit, got, tt.want)
+			}
+		})
+	}
+}
