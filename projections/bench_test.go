@@ -17,18 +17,13 @@ import (
 // BenchmarkRebuild measures blue-green rebuilds of each projection from a pre-loaded log, in events
 // per second, and the process's peak resident memory, which must not grow with the log. The log
 // holds REBUILD_BENCH_EVENTS events (default 100000) of random order histories, COPied into the
-// event store directly (projectiontest.Preload) so that loading takes seconds rather than minutes.
+// event store directly (ordergen.Preload) so that loading takes seconds rather than minutes.
+// REBUILD_BENCH_BATCH sets Config.RebuildBatchSize (default: the runner's).
 // `make bench` measures the same with the projector binary.
 //
 //	REBUILD_BENCH_EVENTS=1000000 make test ARGS='-run=NONE -bench=Rebuild -benchtime=1x ./projections/'
 func BenchmarkRebuild(b *testing.B) {
-	n := 100_000
-	if s := os.Getenv("REBUILD_BENCH_EVENTS"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil || n < 1 {
-			b.Fatalf("REBUILD_BENCH_EVENTS=%q: want a positive number", s)
-		}
-	}
+	n, batch := envCount(b, "REBUILD_BENCH_EVENTS", 100_000), envCount(b, "REBUILD_BENCH_BATCH", 0)
 	e := newEnv(b)
 	loaded, err := ordergen.Preload(timeout(b, 30*time.Minute), e.pool, rand.New(rand.NewPCG(1, 2)), n, time.Now().Add(-24*time.Hour))
 	if err != nil {
@@ -37,7 +32,7 @@ func BenchmarkRebuild(b *testing.B) {
 	b.Logf("pre-loaded %d events", loaded)
 	for _, p := range projections.All() {
 		b.Run(p.Name(), func(b *testing.B) {
-			cfg := projections.Config{Store: e.store, DB: e.pool, Projections: []projections.Projection{p}, Owner: "bench",
+			cfg := projections.Config{Store: e.store, DB: e.pool, Projections: []projections.Projection{p}, Owner: "bench", RebuildBatchSize: batch,
 				Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 			var elapsed time.Duration
 			for b.Loop() {
@@ -77,4 +72,17 @@ func peakRSS(b *testing.B) float64 {
 		}
 	}
 	return -1
+}
+
+// envCount is the positive number in the environment variable name, or def when it is unset.
+func envCount(b *testing.B, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("%s=%q: want a positive number", name, s)
+	}
+	return n
 }

@@ -21,7 +21,7 @@
 //
 // Projections fold a batch in memory and write each row once per batch, counters as increments, with
 // one statement per table (the rows as one JSON array, see queueRows), so a batch of 500 events, or
-// of 5000 in a rebuild, costs a handful of statements in one round trip.
+// of 10,000 in a rebuild, costs a handful of statements in one round trip.
 //
 // # Waking up
 //

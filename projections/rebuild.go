@@ -83,7 +83,7 @@ func ParseRebuildMode(s string) (RebuildMode, error) {
 }
 
 const (
-	defaultRebuildBatchSize = 5000
+	defaultRebuildBatchSize = 10_000
 	defaultRebuildPoll      = time.Second
 	// switchLockTimeout bounds how long the switch waits for a table lock, and so how long readers
 	// queue behind it, before it backs off and tries again.
@@ -171,6 +171,7 @@ type build struct {
 	pos      eventstore.Position
 	events   int64
 	total    int64
+	totalAt  eventstore.Position // the head total was counted up to by this process; zero if another did
 	started  time.Time
 	done0    int64 // events already done when this process took the rebuild over
 	lastLog  time.Time
@@ -417,8 +418,24 @@ func (b *build) countTotal(ctx context.Context) error {
 	if b.total, err = b.w.counter.CountEvents(ctx, eventstore.Position{}, head, 1<<62); err != nil {
 		return err
 	}
+	b.totalAt = head
 	_, err = b.w.cfg.DB.Exec(ctx, `UPDATE projection_rebuilds SET events_total = $2 WHERE name = $1`, b.w.name, b.total)
 	return err
+}
+
+// lag counts the events after last, the end of a batch of n about to be applied, up to head. Up to
+// the head the total was counted at, it is the total less the events done: only those after that
+// head need a walk of the log's index. Walking from last instead cost a rebuild of 1,000,000 events
+// about 15 walks of 100,000 entries (a twentieth of its time).
+func (b *build) lag(ctx context.Context, last, head eventstore.Position, n int64) (int64, error) {
+	if b.totalAt.IsZero() || last.Compare(b.totalAt) >= 0 {
+		return b.w.counter.CountEvents(ctx, last, head, lagCountCap)
+	}
+	after, err := b.w.counter.CountEvents(ctx, b.totalAt, head, lagCountCap)
+	if err != nil {
+		return 0, err
+	}
+	return min(max(b.total-b.events-n, 0)+after, lagCountCap), nil
 }
 
 func (b *build) close() {
@@ -517,7 +534,7 @@ func (b *build) step(ctx context.Context, upTo *eventstore.Position) (int, error
 		}
 		b.lastHead = head
 		if w.counter != nil {
-			if lag, err = w.counter.CountEvents(ctx, last, head, lagCountCap); err != nil {
+			if lag, err = b.lag(ctx, last, head, int64(len(events))); err != nil {
 				return 0, err
 			}
 		}

@@ -254,10 +254,14 @@ func TestRebuildResumeAndAbort(t *testing.T) {
 	if _, err := projections.RunRebuild(ctx, cfg, projections.NameAuditLog); err == nil {
 		t.Fatal("interrupted rebuild: no error")
 	}
-	var done int64
-	if err := e.pool.QueryRow(timeout(t, 5*time.Second), `SELECT events FROM projection_rebuilds WHERE name = $1`,
-		projections.NameAuditLog).Scan(&done); err != nil || done != 75 {
+	var done, lag int64
+	if err := e.pool.QueryRow(timeout(t, 5*time.Second), `SELECT events, lag_events FROM projection_rebuilds WHERE name = $1`,
+		projections.NameAuditLog).Scan(&done, &lag); err != nil || done != 75 {
 		t.Fatalf("events done after the interruption: %d (%v), want 75", done, err)
+	}
+	// The lag is measured at the first batch, then at most once a second: after batch 1, 2 or 3.
+	if behind := logLen - lag; behind%25 != 0 || behind < 25 || behind > 75 {
+		t.Errorf("lag after the interruption: %d of %d events, want the log less 25, 50 or 75", lag, logLen)
 	}
 	if diff := projectiontest.Diff(e.dump(t), live); diff != "" {
 		t.Fatalf("live copy changed by an interrupted rebuild:\n%s", diff)

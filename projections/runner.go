@@ -83,7 +83,7 @@ type Config struct {
 	// its code's (default RebuildBlueGreen).
 	RebuildOnStart RebuildMode
 	// RebuildBatchSize is the most events read and applied in one transaction of a rebuild
-	// (default 5000): a rebuild holds about one batch in memory, whatever the length of the log.
+	// (default 10,000): a rebuild holds about one batch in memory, whatever the length of the log.
 	RebuildBatchSize int
 	// RebuildPoll is how often the owner of a projection looks for a rebuild request (default 1s).
 	RebuildPoll time.Duration

@@ -37,7 +37,7 @@ type config struct {
 	// has a newer schema version than its tables: "blue-green" builds the new version beside the live
 	// copy, which serves until the switch; "off" leaves it until someone runs `projector rebuild`.
 	RebuildOnStart   projections.RebuildMode
-	RebuildBatchSize int // REBUILD_BATCH_SIZE, default 5000: events per transaction of a rebuild
+	RebuildBatchSize int // REBUILD_BATCH_SIZE, default 10000: events per transaction of a rebuild
 	// PprofAddr (PPROF_ADDR, default off) serves net/http/pprof on this loopback address.
 	PprofAddr string
 }
@@ -59,7 +59,7 @@ func loadConfig(getenv func(string) string, hostname string, pid int) (config, e
 		LogLevel:           p.Level("LOG_LEVEL", slog.LevelInfo),
 		LogFormat:          p.String("LOG_FORMAT", telemetry.LogJSON),
 		RebuildOnStart:     projections.RebuildMode(p.String("REBUILD_ON_START", string(projections.RebuildBlueGreen))),
-		RebuildBatchSize:   p.Int("REBUILD_BATCH_SIZE", 5000, 100_000),
+		RebuildBatchSize:   p.Int("REBUILD_BATCH_SIZE", 10_000, 100_000),
 		PprofAddr:          p.String("PPROF_ADDR", ""),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
