@@ -169,7 +169,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Results, error) {
 }
 
 // goMemLimit is the services' soft memory limit, as docker-compose.yml sets it.
-const goMemLimit = "48MiB"
+const goMemLimit = "40MiB"
 
 func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say func(string, ...any)) error {
 	if err := os.MkdirAll(cfg.LogDir, 0o755); err != nil {
