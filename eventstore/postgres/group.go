@@ -197,7 +197,7 @@ func (g *groupCommit) write(batch []*queuedAppend) {
 	n := len(batch)
 	var (
 		streams, types, data, metas = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		ids                         = make([]uuid.UUID, n)
+		ids                         = make([][16]byte, n) // see uuidBytes
 		versions, kinds             = make([]int32, n), make([]int32, n)
 		exacts                      = make([]int64, n)
 		byID                        = make(map[uuid.UUID]*queuedAppend, n)
@@ -236,7 +236,7 @@ func (g *groupCommit) insert(ctx context.Context, byID map[uuid.UUID]*queuedAppe
 			id               uuid.UUID
 			version, tx, seq int64
 		)
-		if err := rows.Scan(&id, &version, &tx, &seq); err != nil {
+		if err := rows.Scan((*[16]byte)(&id), &version, &tx, &seq); err != nil {
 			rows.Close()
 			return err
 		}
