@@ -158,6 +158,8 @@ func TestUnmarshalEventErrors(t *testing.T) {
 		{"array", EventOrderDelivered, 1, `[]`, nil},
 		{"empty", EventOrderDelivered, 1, ``, nil},
 		{"trailing data", EventOrderDelivered, 1, `{"at":"2026-03-02T10:30:15Z"} {}`, nil},
+		{"trailing garbage", EventOrderDelivered, 1, `{"at":"2026-03-02T10:30:15Z"}x`, nil},
+		{"unknown field of a v1 shape", EventItemAdded, 1, `{"qty":3,"quantity":3}`, nil},
 		{"bad v1 payload", EventItemAdded, 1, `{"qty":"3"}`, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
