@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -290,7 +291,7 @@ func (w *worker) createTables(ctx context.Context, tx pgx.Tx, b *build) error {
 // again, under the names of the model's indexes (the live ones', or the projection's own), in the
 // rebuild's row. Building an index over a full table sorts once; maintaining it row by row costs a
 // random write per row, which would dominate a rebuild of the orders or the audit log. Unique
-// indexes stay: ON CONFLICT needs them.
+// indexes stay, since ON CONFLICT needs them, except the keys of a KeyDeferrer's copied tables.
 func (w *worker) deferIndexes(ctx context.Context, tx pgx.Tx, b *build) error {
 	_, ownTables := w.proj.(TableCreator)
 	deferred := []string{} // not nil: the column is NOT NULL
@@ -321,9 +322,71 @@ func (w *worker) deferIndexes(ctx context.Context, tx pgx.Tx, b *build) error {
 				return err
 			}
 		}
+		if d, ok := w.proj.(KeyDeferrer); ok && d.DefersKeys() && !ownTables {
+			// createIndexes adds the live table's keys back (missingKeys).
+			keys, err := tableKeys(ctx, tx, ident(b.schema, t))
+			if err != nil {
+				return err
+			}
+			for _, k := range keys {
+				if _, err := tx.Exec(ctx, `ALTER TABLE `+ident(b.schema, t)+` DROP CONSTRAINT `+ident(k.name)); err != nil {
+					return fmt.Errorf("defer key %s of %s: %w", k.name, t, err)
+				}
+			}
+		}
 	}
 	_, err := tx.Exec(ctx, `UPDATE projection_rebuilds SET deferred_indexes = $2 WHERE name = $1`, w.name, deferred)
 	return err
+}
+
+// tableKey is a primary key or unique constraint: its name and definition (pg_get_constraintdef).
+type tableKey struct{ name, def string }
+
+// tableKeys lists the primary key and unique constraints of table (qualified).
+func tableKeys(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, table string) ([]tableKey, error) {
+	rows, err := q.Query(ctx, `SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid = $1::regclass AND contype IN ('p', 'u') ORDER BY contype, conname`, table)
+	if err != nil {
+		return nil, fmt.Errorf("keys of %s: %w", table, err)
+	}
+	var (
+		keys []tableKey
+		k    tableKey
+	)
+	_, err = pgx.ForEachRow(rows, []any{&k.name, &k.def}, func() error {
+		keys = append(keys, k)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keys of %s: %w", table, err)
+	}
+	return keys, nil
+}
+
+// missingKeys returns statements that add to table in schema target the keys the same table in
+// schema model has and it lacks, under the model's names. Keys are matched by definition, not name,
+// so that a copy's key named after other rules is not added twice; a key deferred by a rebuild
+// (KeyDeferrer), or added to the live table while the copy was built, is missing.
+func missingKeys(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, model, target, table string) ([]string, error) {
+	want, err := tableKeys(ctx, q, ident(model, table))
+	if err != nil {
+		return nil, err
+	}
+	have, err := tableKeys(ctx, q, ident(target, table))
+	if err != nil {
+		return nil, err
+	}
+	var stmts []string
+	for _, k := range want {
+		if !slices.ContainsFunc(have, func(h tableKey) bool { return h.def == k.def }) {
+			stmts = append(stmts, `ALTER TABLE `+ident(target, table)+` ADD CONSTRAINT `+ident(k.name)+` `+k.def)
+		}
+	}
+	return stmts, nil
 }
 
 // nonUniqueIndexes lists a table's indexes that are not unique: name and definition.
@@ -377,10 +440,10 @@ func (b *build) complete(ctx context.Context) error {
 	return nil
 }
 
-// createIndexes creates the indexes deferIndexes left out. A copy of live tables gets their indexes
-// as they are now, not as they were when the rebuild began: a migration run meanwhile may have
-// dropped or added some, and the copy is to replace the live tables as they are. A projection that
-// creates its own tables gets the statements recorded from them.
+// createIndexes creates the keys and indexes deferIndexes left out. A copy of live tables gets their
+// keys and indexes as they are now, not as they were when the rebuild began: a migration run
+// meanwhile may have dropped or added some, and the copy is to replace the live tables as they are.
+// A projection that creates its own tables gets the statements recorded from them.
 func (b *build) createIndexes(ctx context.Context) error {
 	var stmts []string
 	if _, ownTables := b.w.proj.(TableCreator); ownTables {
@@ -390,11 +453,15 @@ func (b *build) createIndexes(ctx context.Context) error {
 		}
 	} else {
 		for _, t := range b.w.proj.Tables() {
+			keys, err := missingKeys(ctx, b.w.cfg.DB, b.live, b.schema, t)
+			if err != nil {
+				return err
+			}
 			live, err := indexStatements(ctx, b.w.cfg.DB, b.live, b.schema, t)
 			if err != nil {
 				return err
 			}
-			stmts = append(stmts, live...)
+			stmts = append(append(stmts, keys...), live...)
 		}
 	}
 	for _, s := range stmts {

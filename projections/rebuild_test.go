@@ -306,8 +306,9 @@ func TestRebuildResumeAndAbort(t *testing.T) {
 	}
 }
 
-// TestRebuildAfterIndexesChanged: indexes dropped from or added to a live table while the projection
-// is being rebuilt (a migration run meanwhile) are dropped from or added to the rebuilt copy as well.
+// TestRebuildAfterIndexesChanged: indexes and unique keys dropped from or added to a live table while
+// the projection is being rebuilt (a migration run meanwhile) are dropped from or added to the
+// rebuilt copy as well.
 func TestRebuildAfterIndexesChanged(t *testing.T) {
 	e := newEnv(t)
 	e.seed(t, rand.New(rand.NewPCG(23, 24)), 20)
@@ -332,7 +333,8 @@ WHERE tablename = 'rm_audit_log' AND schemaname = current_schema() ORDER BY 1`)
 		}
 		return names
 	}
-	for _, migrate := range []string{`DROP INDEX rm_audit_log_type_idx`, `CREATE INDEX rm_audit_log_command_idx ON rm_audit_log (command)`} {
+	for _, migrate := range []string{`DROP INDEX rm_audit_log_type_idx`, `CREATE INDEX rm_audit_log_command_idx ON rm_audit_log (command)`,
+		`ALTER TABLE rm_audit_log ADD CONSTRAINT rm_audit_log_position_key UNIQUE (position)`} {
 		if _, err := e.pool.Exec(timeout(t, 5*time.Second), migrate); err != nil {
 			t.Fatal(err)
 		}
@@ -345,5 +347,82 @@ WHERE tablename = 'rm_audit_log' AND schemaname = current_schema() ORDER BY 1`)
 	}
 	if got := indexes(); !slices.Equal(got, want) {
 		t.Errorf("indexes of the rebuilt rm_audit_log: %v, want the live table's at the switch %v", got, want)
+	}
+}
+
+// keyWatch is the audit log, recording how many keys its table has when each batch is applied.
+type keyWatch struct {
+	projections.AuditLog
+	keys []int
+}
+
+func (k *keyWatch) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedEvent) error {
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_constraint
+WHERE conrelid = 'rm_audit_log'::regclass AND contype IN ('p', 'u')`).Scan(&n); err != nil {
+		return err
+	}
+	k.keys = append(k.keys, n)
+	return k.AuditLog.Apply(ctx, tx, batch)
+}
+
+// TestRebuildDefersKeys: the audit log (a KeyDeferrer) is rebuilt into a copy without its primary
+// key, which is added before the switch under the live key's name; the rebuilt table equals the live
+// one, and replaying events into it writes nothing twice.
+func TestRebuildDefersKeys(t *testing.T) {
+	e := newEnv(t)
+	e.seed(t, rand.New(rand.NewPCG(25, 26)), 30)
+	r := e.run(t, projections.Config{})
+	e.waitCaughtUp(t)
+	r.stop()
+	live := e.dump(t)
+	keys := func() []string {
+		rows, err := e.pool.Query(timeout(t, 5*time.Second), `SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid = 'rm_audit_log'::regclass AND contype IN ('p', 'u') ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	want := keys()
+	if len(want) != 1 {
+		t.Fatalf("keys of the live rm_audit_log: %v, want its primary key", want)
+	}
+
+	audit := &keyWatch{}
+	cfg := projections.Config{Store: e.store, DB: e.pool, Projections: []projections.Projection{audit},
+		Owner: "test", RebuildBatchSize: 25}
+	e.request(t, false, audit)
+	if ok, err := projections.RunRebuild(timeout(t, time.Minute), cfg, projections.NameAuditLog); !ok || err != nil {
+		t.Fatalf("rebuild: %v, %v", ok, err)
+	}
+	if len(audit.keys) < 2 || audit.keys[0] != 0 {
+		t.Errorf("keys of the copy at each batch: %v, want none at the first", audit.keys)
+	}
+	if got := keys(); !slices.Equal(got, want) {
+		t.Errorf("keys of the rebuilt rm_audit_log: %v, want the live table's %v", got, want)
+	}
+	if got := e.dump(t)["rm_audit_log"]; len(got) == 0 || !slices.Equal(got, live["rm_audit_log"]) {
+		t.Errorf("rebuilt audit log: %d rows, differs from the live one's %d", len(got), len(live["rm_audit_log"]))
+	}
+
+	// The live projection goes on with the key in place: a replayed batch is skipped.
+	tx, err := e.pool.Begin(timeout(t, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	if err := (projections.AuditLog{}).Apply(timeout(t, 5*time.Second), tx, e.log(t)[:5]); err != nil {
+		t.Fatalf("replayed batch: %v", err)
+	}
+	if err := tx.Commit(timeout(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.dump(t)["rm_audit_log"]; !slices.Equal(got, live["rm_audit_log"]) {
+		t.Errorf("audit log after a replayed batch: %d rows, want %d", len(got), len(live["rm_audit_log"]))
 	}
 }
