@@ -79,7 +79,7 @@ func (CustomerSummary) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.
 	ids := touched(events)
 	orders := make(map[uuid.UUID]*customerOrder, len(ids))
 	rows, err := tx.Query(ctx, `SELECT order_id, customer_id, status, currency, version
-FROM rm_customer_orders WHERE order_id = ANY($1)`, ids)
+FROM rm_customer_orders WHERE order_id = ANY($1)`, binaryIDs(ids))
 	if err != nil {
 		return fmt.Errorf("load customer orders: %w", err)
 	}
@@ -88,7 +88,7 @@ FROM rm_customer_orders WHERE order_id = ANY($1)`, ids)
 			id uuid.UUID
 			o  customerOrder
 		)
-		if err := rows.Scan(&id, &o.customer, &o.status, &o.currency, &o.version); err != nil {
+		if err := rows.Scan((*[16]byte)(&id), &o.customer, &o.status, &o.currency, &o.version); err != nil {
 			rows.Close()
 			return fmt.Errorf("load customer orders: %w", err)
 		}

@@ -63,7 +63,7 @@ const orderColumns = `order_id, customer_id, status, currency, total_cents, item
     version, position, created_at, updated_at, placed_at, paid_at, shipped_at, delivered_at, cancelled_at`
 
 func (r *orderRow) fields() []any {
-	return []any{&r.OrderID, &r.CustomerID, &r.Status, &r.Currency, &r.TotalCents, &r.ItemCount, &r.LineCount,
+	return []any{(*[16]byte)(&r.OrderID), &r.CustomerID, &r.Status, &r.Currency, &r.TotalCents, &r.ItemCount, &r.LineCount,
 		&r.ShipName, &r.ShipLine1, &r.ShipLine2, &r.ShipCity, &r.ShipPostalCode, &r.ShipCountry,
 		&r.PaymentReference, &r.PaidCents, &r.Carrier, &r.TrackingNumber, &r.CancelReason,
 		&r.Version, &r.Position, &r.CreatedAt, &r.UpdatedAt, &r.PlacedAt, &r.PaidAt, &r.ShippedAt, &r.DeliveredAt, &r.CancelledAt}
@@ -248,7 +248,7 @@ func loadOrders(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]
 		orders[id] = &orderState{items: map[string]*itemRow{}, removed: map[string]bool{}}
 	}
 	var b pgx.Batch
-	b.Queue(`SELECT `+orderColumns+` FROM rm_orders WHERE order_id = ANY($1)`, ids).Query(func(rows pgx.Rows) error {
+	b.Queue(`SELECT `+orderColumns+` FROM rm_orders WHERE order_id = ANY($1)`, binaryIDs(ids)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var r orderRow
 			if err := rows.Scan(r.fields()...); err != nil {
@@ -259,10 +259,10 @@ func loadOrders(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]
 		return rows.Err()
 	})
 	b.Queue(`SELECT `+itemColumns+` FROM rm_order_items WHERE order_id = ANY($1)`,
-		ids).Query(func(rows pgx.Rows) error {
+		binaryIDs(ids)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var it itemRow
-			if err := rows.Scan(&it.OrderID, &it.SKU, &it.Name, &it.Quantity, &it.UnitPriceCents, &it.LineNo); err != nil {
+			if err := rows.Scan((*[16]byte)(&it.OrderID), &it.SKU, &it.Name, &it.Quantity, &it.UnitPriceCents, &it.LineNo); err != nil {
 				return err
 			}
 			o := orders[it.OrderID]

@@ -50,7 +50,7 @@ func (DailySales) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.Recor
 	}
 	ids := touched(events)
 	orders := make(map[uuid.UUID]*salesOrder, len(ids))
-	rows, err := tx.Query(ctx, `SELECT order_id, currency, version FROM rm_sales_orders WHERE order_id = ANY($1)`, ids)
+	rows, err := tx.Query(ctx, `SELECT order_id, currency, version FROM rm_sales_orders WHERE order_id = ANY($1)`, binaryIDs(ids))
 	if err != nil {
 		return fmt.Errorf("load sales orders: %w", err)
 	}
@@ -59,7 +59,7 @@ func (DailySales) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.Recor
 			id uuid.UUID
 			o  salesOrder
 		)
-		if err := rows.Scan(&id, &o.currency, &o.version); err != nil {
+		if err := rows.Scan((*[16]byte)(&id), &o.currency, &o.version); err != nil {
 			rows.Close()
 			return fmt.Errorf("load sales orders: %w", err)
 		}
