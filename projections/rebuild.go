@@ -323,7 +323,7 @@ func (w *worker) deferIndexes(ctx context.Context, tx pgx.Tx, b *build) error {
 			}
 		}
 		if d, ok := w.proj.(KeyDeferrer); ok && d.DefersKeys() && !ownTables {
-			// createIndexes adds the live table's keys back (missingKeys).
+			// createIndexes adds the live table's keys back (keyChanges).
 			keys, err := tableKeys(ctx, tx, ident(b.schema, t))
 			if err != nil {
 				return err
@@ -365,11 +365,13 @@ WHERE conrelid = $1::regclass AND contype IN ('p', 'u') ORDER BY contype, connam
 	return keys, nil
 }
 
-// missingKeys returns statements that add to table in schema target the keys the same table in
-// schema model has and it lacks, under the model's names. Keys are matched by definition, not name,
-// so that a copy's key named after other rules is not added twice; a key deferred by a rebuild
-// (KeyDeferrer), or added to the live table while the copy was built, is missing.
-func missingKeys(ctx context.Context, q interface {
+// keyChanges returns statements that make the keys of table in schema target those of the same
+// table in schema model: it drops the target's keys the model does not have, then adds the model's
+// keys the target lacks, under the model's names. Keys are matched by definition, not name, so that
+// a copy's key named after other rules is not added twice. A key deferred by a rebuild
+// (KeyDeferrer), or added to the live table while the copy was built, is added; one dropped from
+// the live table meanwhile, or changed, is dropped (and added as it is now).
+func keyChanges(ctx context.Context, q interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
 }, model, target, table string) ([]string, error) {
 	want, err := tableKeys(ctx, q, ident(model, table))
@@ -380,13 +382,19 @@ func missingKeys(ctx context.Context, q interface {
 	if err != nil {
 		return nil, err
 	}
-	var stmts []string
-	for _, k := range want {
-		if !slices.ContainsFunc(have, func(h tableKey) bool { return h.def == k.def }) {
-			stmts = append(stmts, `ALTER TABLE `+ident(target, table)+` ADD CONSTRAINT `+ident(k.name)+` `+k.def)
+	sameDef := func(k tableKey) func(tableKey) bool { return func(o tableKey) bool { return o.def == k.def } }
+	var drops, adds []string
+	for _, k := range have {
+		if !slices.ContainsFunc(want, sameDef(k)) {
+			drops = append(drops, `ALTER TABLE `+ident(target, table)+` DROP CONSTRAINT `+ident(k.name))
 		}
 	}
-	return stmts, nil
+	for _, k := range want {
+		if !slices.ContainsFunc(have, sameDef(k)) {
+			adds = append(adds, `ALTER TABLE `+ident(target, table)+` ADD CONSTRAINT `+ident(k.name)+` `+k.def)
+		}
+	}
+	return append(drops, adds...), nil
 }
 
 // nonUniqueIndexes lists a table's indexes that are not unique: name and definition.
@@ -426,13 +434,14 @@ func (b *build) complete(ctx context.Context) error {
 	if b.completed {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, b.w.cfg.Timeout)
-	defer cancel()
 	if err := b.createIndexes(ctx); err != nil {
 		return err
 	}
 	for _, t := range b.w.proj.Tables() {
-		if _, err := b.conn.Exec(ctx, `ANALYZE `+ident(b.schema, t)); err != nil {
+		callCtx, cancel := context.WithTimeout(ctx, b.w.cfg.Timeout)
+		_, err := b.conn.Exec(callCtx, `ANALYZE `+ident(b.schema, t))
+		cancel()
+		if err != nil {
 			return fmt.Errorf("analyze %s: %w", t, err)
 		}
 	}
@@ -440,36 +449,55 @@ func (b *build) complete(ctx context.Context) error {
 	return nil
 }
 
+// indexBuildTimeout bounds each statement that builds a deferred index or key over a whole copy:
+// its time grows with the table (about a second per million audit rows here), and one cut short
+// rolls back entirely, so it gets far longer than a batch's Timeout.
+const indexBuildTimeout = time.Hour
+
 // createIndexes creates the keys and indexes deferIndexes left out. A copy of live tables gets their
 // keys and indexes as they are now, not as they were when the rebuild began: a migration run
 // meanwhile may have dropped or added some, and the copy is to replace the live tables as they are.
 // A projection that creates its own tables gets the statements recorded from them.
 func (b *build) createIndexes(ctx context.Context) error {
-	var stmts []string
-	if _, ownTables := b.w.proj.(TableCreator); ownTables {
-		if err := b.w.cfg.DB.QueryRow(ctx, `SELECT deferred_indexes FROM projection_rebuilds WHERE name = $1`,
-			b.w.name).Scan(&stmts); err != nil {
-			return fmt.Errorf("deferred indexes: %w", err)
-		}
-	} else {
-		for _, t := range b.w.proj.Tables() {
-			keys, err := missingKeys(ctx, b.w.cfg.DB, b.live, b.schema, t)
-			if err != nil {
-				return err
-			}
-			live, err := indexStatements(ctx, b.w.cfg.DB, b.live, b.schema, t)
-			if err != nil {
-				return err
-			}
-			stmts = append(append(stmts, keys...), live...)
-		}
+	stmts, err := b.deferredStatements(ctx)
+	if err != nil {
+		return err
 	}
 	for _, s := range stmts {
-		if _, err := b.conn.Exec(ctx, s); err != nil {
+		buildCtx, cancel := context.WithTimeout(ctx, indexBuildTimeout)
+		_, err := b.conn.Exec(buildCtx, s)
+		cancel()
+		if err != nil {
 			return fmt.Errorf("create index: %w", err)
 		}
 	}
 	return nil
+}
+
+// deferredStatements returns the statements createIndexes runs.
+func (b *build) deferredStatements(ctx context.Context) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.w.cfg.Timeout)
+	defer cancel()
+	var stmts []string
+	if _, ownTables := b.w.proj.(TableCreator); ownTables {
+		if err := b.w.cfg.DB.QueryRow(ctx, `SELECT deferred_indexes FROM projection_rebuilds WHERE name = $1`,
+			b.w.name).Scan(&stmts); err != nil {
+			return nil, fmt.Errorf("deferred indexes: %w", err)
+		}
+	} else {
+		for _, t := range b.w.proj.Tables() {
+			keys, err := keyChanges(ctx, b.w.cfg.DB, b.live, b.schema, t)
+			if err != nil {
+				return nil, err
+			}
+			live, err := indexStatements(ctx, b.w.cfg.DB, b.live, b.schema, t)
+			if err != nil {
+				return nil, err
+			}
+			stmts = append(append(stmts, keys...), live...)
+		}
+	}
+	return stmts, nil
 }
 
 // countTotal records the number of events in the log, for progress: exact for a store that can

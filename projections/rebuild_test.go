@@ -213,12 +213,19 @@ WHERE schemaname = current_schema() AND tablename LIKE 'rm\_%' ORDER BY 1`)
 }
 
 // counting counts the events a projection applies, and cancels a context after a number of batches.
+// It defers keys as the projection does, unless keepKeys.
 type counting struct {
 	projections.Projection
-	events  atomic.Int64
-	batches atomic.Int64
-	stopAt  int64
-	cancel  context.CancelFunc
+	events   atomic.Int64
+	batches  atomic.Int64
+	stopAt   int64
+	cancel   context.CancelFunc
+	keepKeys bool
+}
+
+func (c *counting) DefersKeys() bool {
+	d, ok := c.Projection.(projections.KeyDeferrer)
+	return ok && d.DefersKeys() && !c.keepKeys
 }
 
 func (c *counting) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedEvent) error {
@@ -310,11 +317,21 @@ func TestRebuildResumeAndAbort(t *testing.T) {
 // the projection is being rebuilt (a migration run meanwhile) are dropped from or added to the
 // rebuilt copy as well.
 func TestRebuildAfterIndexesChanged(t *testing.T) {
+	for _, keepKeys := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keepKeys=%v", keepKeys), func(t *testing.T) { testRebuildAfterIndexesChanged(t, keepKeys) })
+	}
+}
+
+func testRebuildAfterIndexesChanged(t *testing.T, keepKeys bool) {
 	e := newEnv(t)
 	e.seed(t, rand.New(rand.NewPCG(23, 24)), 20)
+	// A key the copy starts with (when it keeps its keys) and the live table loses meanwhile.
+	if _, err := e.pool.Exec(timeout(t, 5*time.Second), `ALTER TABLE rm_audit_log ADD CONSTRAINT rm_audit_log_old_key UNIQUE (event_id, version)`); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	audit := &counting{Projection: projections.AuditLog{}, stopAt: 2, cancel: cancel}
+	audit := &counting{Projection: projections.AuditLog{}, stopAt: 2, cancel: cancel, keepKeys: keepKeys}
 	cfg := projections.Config{Store: e.store, DB: e.pool, Projections: []projections.Projection{audit},
 		Owner: "test", RebuildBatchSize: 25}
 	e.request(t, false, audit)
@@ -334,6 +351,7 @@ WHERE tablename = 'rm_audit_log' AND schemaname = current_schema() ORDER BY 1`)
 		return names
 	}
 	for _, migrate := range []string{`DROP INDEX rm_audit_log_type_idx`, `CREATE INDEX rm_audit_log_command_idx ON rm_audit_log (command)`,
+		`ALTER TABLE rm_audit_log DROP CONSTRAINT rm_audit_log_old_key`,
 		`ALTER TABLE rm_audit_log ADD CONSTRAINT rm_audit_log_position_key UNIQUE (position)`} {
 		if _, err := e.pool.Exec(timeout(t, 5*time.Second), migrate); err != nil {
 			t.Fatal(err)
