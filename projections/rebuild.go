@@ -339,13 +339,16 @@ func (w *worker) deferIndexes(ctx context.Context, tx pgx.Tx, b *build) error {
 	return err
 }
 
+// querier runs a query: a pool, a connection or a transaction.
+type querier interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}
+
 // tableKey is a primary key or unique constraint: its name and definition (pg_get_constraintdef).
 type tableKey struct{ name, def string }
 
 // tableKeys lists the primary key and unique constraints of table (qualified).
-func tableKeys(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, table string) ([]tableKey, error) {
+func tableKeys(ctx context.Context, q querier, table string) ([]tableKey, error) {
 	rows, err := q.Query(ctx, `SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
 WHERE conrelid = $1::regclass AND contype IN ('p', 'u') ORDER BY contype, conname`, table)
 	if err != nil {
@@ -371,9 +374,7 @@ WHERE conrelid = $1::regclass AND contype IN ('p', 'u') ORDER BY contype, connam
 // a copy's key named after other rules is not added twice. A key deferred by a rebuild
 // (KeyDeferrer), or added to the live table while the copy was built, is added; one dropped from
 // the live table meanwhile, or changed, is dropped (and added as it is now).
-func keyChanges(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, model, target, table string) ([]string, error) {
+func keyChanges(ctx context.Context, q querier, model, target, table string) ([]string, error) {
 	want, err := tableKeys(ctx, q, ident(model, table))
 	if err != nil {
 		return nil, err
@@ -403,9 +404,7 @@ WHERE i.indrelid = $1::regclass AND NOT i.indisunique ORDER BY 1`
 
 // indexStatements returns statements that create the indexes of table in schema model that are not
 // unique on the same table in schema target, under the same names.
-func indexStatements(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, model, target, table string) ([]string, error) {
+func indexStatements(ctx context.Context, q querier, model, target, table string) ([]string, error) {
 	rows, err := q.Query(ctx, nonUniqueIndexes, ident(model, table))
 	if err != nil {
 		return nil, fmt.Errorf("indexes of %s: %w", table, err)

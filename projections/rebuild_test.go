@@ -212,6 +212,17 @@ WHERE schemaname = current_schema() AND tablename LIKE 'rm\_%' ORDER BY 1`)
 	return strings.Join(names, " ")
 }
 
+// projected seeds the log with orders random orders, lets every projection apply it, stops them
+// and returns the read models' dump.
+func (e *env) projected(t *testing.T, rng *rand.Rand, orders int) map[string][]string {
+	t.Helper()
+	e.seed(t, rng, orders)
+	r := e.run(t, projections.Config{})
+	e.waitCaughtUp(t)
+	r.stop()
+	return e.dump(t)
+}
+
 // counting counts the events a projection applies, and cancels a context after a number of batches.
 // It defers keys as the projection does, unless keepKeys.
 type counting struct {
@@ -242,11 +253,7 @@ func (c *counting) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.Reco
 // live copy does not change until the switch.
 func TestRebuildResumeAndAbort(t *testing.T) {
 	e := newEnv(t)
-	e.seed(t, rand.New(rand.NewPCG(21, 22)), 60)
-	r := e.run(t, projections.Config{})
-	e.waitCaughtUp(t)
-	r.stop()
-	live := e.dump(t)
+	live := e.projected(t, rand.New(rand.NewPCG(21, 22)), 60)
 	logLen, err := e.store.CountEvents(timeout(t, 5*time.Second), eventstore.Position{}, eventstore.Position{Commit: 1 << 62}, 1<<30)
 	if err != nil {
 		t.Fatal(err)
@@ -389,11 +396,7 @@ WHERE conrelid = 'rm_audit_log'::regclass AND contype IN ('p', 'u')`).Scan(&n); 
 // one, and replaying events into it writes nothing twice.
 func TestRebuildDefersKeys(t *testing.T) {
 	e := newEnv(t)
-	e.seed(t, rand.New(rand.NewPCG(25, 26)), 30)
-	r := e.run(t, projections.Config{})
-	e.waitCaughtUp(t)
-	r.stop()
-	live := e.dump(t)
+	live := e.projected(t, rand.New(rand.NewPCG(25, 26)), 30)
 	keys := func() []string {
 		rows, err := e.pool.Query(timeout(t, 5*time.Second), `SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
 WHERE conrelid = 'rm_audit_log'::regclass AND contype IN ('p', 'u') ORDER BY 1`)
