@@ -182,6 +182,9 @@ func testAppendAndReadBack(t *testing.T, s eventstore.Store) {
 	stream := streamName("order")
 	in := events(3, "ItemAdded")
 	in[1].SchemaVersion = 2
+	// Metadata that differs from one event to the next in a page: none at all, then only part.
+	in[1].Metadata = eventstore.Metadata{}
+	in[2].Metadata = eventstore.Metadata{Actor: "someone-else"}
 	before := time.Now()
 	res := mustAppend(t, s, stream, eventstore.NoStream(), in...)
 	if res.Version != 3 {
