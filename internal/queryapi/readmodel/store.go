@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	segjson "github.com/segmentio/encoding/json"
 
 	"github.com/orderflow/orderflow/domain"
 	"github.com/orderflow/orderflow/eventstore"
@@ -62,13 +63,20 @@ func (s *Store) Order(ctx context.Context, id uuid.UUID) (*Order, eventstore.Pos
 FROM (SELECT coalesce((SELECT position FROM projection_checkpoints WHERE name = $1), '0:0') AS position) AS cp
 LEFT JOIN rm_orders o ON o.order_id = $2`
 	var (
-		cp    string
-		row   orderRow
-		items []Item
+		cp        string
+		row       orderRow
+		itemsJSON []byte
+		items     []Item
 	)
-	dest := append(append([]any{&cp}, row.dest()...), &items)
+	dest := append(append([]any{&cp}, row.dest()...), &itemsJSON)
 	if err := s.db.QueryRow(ctx, q, ProjectionOrders, id).Scan(dest...); err != nil {
 		return nil, eventstore.Position{}, fmt.Errorf("read order %s: %w", id, translate(err))
+	}
+	// The items are scanned as bytes and decoded here: into []Item, pgx decodes them with
+	// encoding/json, a tenth of the service's CPU on cache misses (segmentio's decoder is several
+	// times faster at the same job).
+	if err := segjson.Unmarshal(itemsJSON, &items); err != nil {
+		return nil, eventstore.Position{}, fmt.Errorf("read order %s: items: %w", id, err)
 	}
 	pos, err := parsePosition(ProjectionOrders, cp)
 	if err != nil {
@@ -342,7 +350,7 @@ const orderColumns = `o.order_id, o.customer_id, o.status, o.currency, o.total_c
 // orderRow receives one rm_orders row. Every field is a pointer, NOT NULL columns too, because
 // Order's LEFT JOIN yields NULLs for an order that is not there.
 type orderRow struct {
-	orderID                                                           *uuid.UUID
+	orderID                                                           *[16]byte // not *uuid.UUID: pgx scans that as text, through its sql.Scanner
 	customerID, status, currency                                      *string
 	totalCents, itemCount, lineCount                                  *int64
 	shipName, shipLine1, shipLine2, shipCity, shipPostal, shipCountry *string
@@ -372,10 +380,10 @@ func (r *orderRow) summary() (OrderSummary, error) {
 	}
 	pos, err := eventstore.ParsePosition(*r.position)
 	if err != nil {
-		return OrderSummary{}, fmt.Errorf("order %s: %w", *r.orderID, err)
+		return OrderSummary{}, fmt.Errorf("order %s: %w", uuid.UUID(*r.orderID), err)
 	}
 	o := OrderSummary{
-		OrderID:          *r.orderID,
+		OrderID:          uuid.UUID(*r.orderID),
 		CustomerID:       *r.customerID,
 		Status:           *r.status,
 		Currency:         *r.currency,
