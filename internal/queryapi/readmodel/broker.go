@@ -27,7 +27,8 @@ type positionReader interface {
 
 // Broker lets requests wait until a projection has reached a position in the log. One Broker per
 // process holds one connection that LISTENs on [Channel] and fans each notification out to the
-// waiters of its projection; waiting costs no query beyond one checkpoint read, however long it is.
+// waiters of its projection; waiting costs no query beyond one checkpoint read, however long it is,
+// and none for a position that a notification has already reported.
 //
 // The alternatives lose: polling the checkpoint per waiting request multiplies queries by requests
 // and still answers late by half the interval; a LISTEN connection per request would exhaust the
@@ -46,6 +47,10 @@ type Broker struct {
 	mu        sync.Mutex
 	waiters   map[string]map[*waiter]struct{} // by projection
 	listening bool
+	// known is the furthest position of each projection that the last resync read or a notification
+	// since brought. A checkpoint only moves forward and notifies each move in its transaction, so
+	// while the Broker listens, a projection is at least at its known position.
+	known map[string]eventstore.Position
 }
 
 // waiter is one request waiting for a projection to reach want.
@@ -92,6 +97,7 @@ func NewBroker(connString string, positions positionReader, opts BrokerOptions) 
 		timeout:   opts.Timeout,
 		idle:      opts.Idle,
 		waiters:   make(map[string]map[*waiter]struct{}),
+		known:     make(map[string]eventstore.Position),
 	}, nil
 }
 
@@ -99,6 +105,11 @@ func NewBroker(connString string, positions positionReader, opts BrokerOptions) 
 // after that it returns an error wrapping ErrNotReached, with the last position it knows. It returns
 // ctx's error when ctx ends first, and the Store's errors when the checkpoint cannot be read.
 func (b *Broker) Wait(ctx context.Context, projection string, want eventstore.Position, patience time.Duration) (eventstore.Position, error) {
+	// A position already notified needs no checkpoint read: that read was the second query of every
+	// GET with X-Min-Position, most of which ask for a position the projector has just reported.
+	if pos, ok := b.reached(projection, want); ok {
+		return pos, nil
+	}
 	w := &waiter{want: want, reached: make(chan struct{})}
 	b.add(projection, w)
 	defer b.remove(projection, w)
@@ -228,11 +239,16 @@ func (b *Broker) listen(ctx context.Context) (connected bool, err error) {
 }
 
 // resync wakes the waiters whose projection reached their position while no connection listened.
+// The checkpoints it reads replace the known positions rather than add to them: a checkpoint can
+// move back in one way, a restore of the database, and that ends every connection.
 func (b *Broker) resync(ctx context.Context) error {
 	positions, err := b.positions.Checkpoints(ctx)
 	if err != nil {
 		return fmt.Errorf("resync: %w", err)
 	}
+	b.mu.Lock()
+	clear(b.known)
+	b.mu.Unlock()
 	for name, pos := range positions {
 		b.advance(name, pos)
 	}
@@ -250,10 +266,22 @@ func (b *Broker) dispatch(payload string) {
 	b.advance(name, pos)
 }
 
+// reached returns the known position of projection if the Broker is listening and it is at want or
+// later.
+func (b *Broker) reached(projection string, want eventstore.Position) (eventstore.Position, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	pos, ok := b.known[projection]
+	return pos, ok && b.listening && pos.Compare(want) >= 0
+}
+
 // advance records that projection is at pos and wakes its waiters for positions up to pos.
 func (b *Broker) advance(projection string, pos eventstore.Position) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if pos.Compare(b.known[projection]) > 0 {
+		b.known[projection] = pos
+	}
 	for w := range b.waiters[projection] {
 		w.seen = pos
 		if pos.Compare(w.want) >= 0 {

@@ -3,6 +3,7 @@ package readmodel_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,18 @@ type fixture struct {
 	t      *testing.T
 	pool   *pgxpool.Pool
 	broker *readmodel.Broker
+	reads  *atomic.Int64 // checkpoint reads of Wait
+}
+
+// countingPositions counts the single-checkpoint reads (Wait's; a resync reads them all at once).
+type countingPositions struct {
+	*readmodel.Store
+	n *atomic.Int64
+}
+
+func (c countingPositions) Checkpoint(ctx context.Context, projection string) (eventstore.Position, error) {
+	c.n.Add(1)
+	return c.Store.Checkpoint(ctx, projection)
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -34,7 +47,8 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	broker, err := readmodel.NewBroker(url, readmodel.NewStore(pool, 5*time.Second), readmodel.BrokerOptions{
+	reads := new(atomic.Int64)
+	broker, err := readmodel.NewBroker(url, countingPositions{readmodel.NewStore(pool, 5*time.Second), reads}, readmodel.BrokerOptions{
 		Idle: 200 * time.Millisecond, // exercise the idle ping
 	})
 	if err != nil {
@@ -44,7 +58,7 @@ func newFixture(t *testing.T) *fixture {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = broker.Run(runCtx) }()
 	t.Cleanup(func() { stop(); <-done })
-	f := &fixture{t: t, pool: pool, broker: broker}
+	f := &fixture{t: t, pool: pool, broker: broker, reads: reads}
 	f.eventually("listening", func() bool { return broker.Ready(ctx) == nil })
 	return f
 }
@@ -76,6 +90,20 @@ ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position`, name, pos)
 
 func (f *fixture) notify(payload string) {
 	f.exec("SELECT pg_notify($1, $2)", readmodel.Channel, payload)
+}
+
+// listener returns the process ID of the Broker's connection, or 0.
+func (f *fixture) listener() int32 {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var pid int32
+	err := f.pool.QueryRow(ctx, `SELECT coalesce(max(pid), 0) FROM pg_stat_activity
+WHERE application_name = 'orderflow-query-listener' AND datname = current_database()`).Scan(&pid)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return pid
 }
 
 type result struct {
@@ -130,6 +158,64 @@ func TestBrokerWakesWaiters(t *testing.T) {
 	}
 	if n := f.broker.Waiting(); n != 0 {
 		t.Errorf("%d waiters left", n)
+	}
+}
+
+// TestBrokerKnowsNotifiedPositions: a wait for a position that a notification has already reported
+// returns at once, without reading the checkpoint; a wait for a later one still reads it.
+func TestBrokerKnowsNotifiedPositions(t *testing.T) {
+	f := newFixture(t)
+	f.setCheckpoint("orders", "1:0")
+	waiting := f.waitLater("orders", "5:0", time.Minute)
+	f.setCheckpoint("orders", "5:0")
+	f.notify("orders:5:0")
+	if r := <-waiting; r.err != nil {
+		t.Fatal(r.err) // from here on, the notification of 5:0 has been handled
+	}
+	reads := f.reads.Load()
+	for _, want := range []eventstore.Position{{Commit: 4}, {Commit: 5}} {
+		if pos, err := f.broker.Wait(t.Context(), "orders", want, time.Minute); err != nil || pos.String() != "5:0" {
+			t.Errorf("Wait for %s = %v, %v; want 5:0", want, pos, err)
+		}
+	}
+	if n := f.reads.Load() - reads; n != 0 {
+		t.Errorf("waits for notified positions read the checkpoint %d times", n)
+	}
+	if _, err := f.broker.Wait(t.Context(), "orders", eventstore.Position{Commit: 6}, 10*time.Millisecond); !errors.Is(err, readmodel.ErrNotReached) {
+		t.Errorf("Wait for 6:0 = %v, want ErrNotReached", err)
+	}
+	if n := f.reads.Load() - reads; n != 1 {
+		t.Errorf("a wait for a position not notified read the checkpoint %d times, want once", n)
+	}
+	// Another projection's progress tells nothing about this one.
+	if _, err := f.broker.Wait(t.Context(), "daily_sales", eventstore.Position{Commit: 1}, 10*time.Millisecond); !errors.Is(err, readmodel.ErrNotReached) {
+		t.Errorf("Wait for daily_sales = %v, want ErrNotReached", err)
+	}
+}
+
+// TestBrokerForgetsOnReconnect: a checkpoint that went back (a restored database, which ends every
+// connection) is believed once the listener has reconnected, not the position notified before.
+func TestBrokerForgetsOnReconnect(t *testing.T) {
+	f := newFixture(t)
+	f.setCheckpoint("orders", "5:0")
+	f.notify("orders:5:0")
+	f.eventually("5:0 known", func() bool {
+		reads := f.reads.Load()
+		_, err := f.broker.Wait(t.Context(), "orders", eventstore.Position{Commit: 5}, time.Minute)
+		return err == nil && f.reads.Load() == reads
+	})
+	f.setCheckpoint("orders", "2:0")
+	old := f.listener()
+	f.exec("SELECT pg_terminate_backend($1)", old)
+	// A new connection means the Broker noticed the old one's end, and stopped listening then;
+	// listening again means it has read the checkpoints over that connection.
+	f.eventually("listening again", func() bool {
+		pid := f.listener()
+		return pid != 0 && pid != old && f.broker.Ready(t.Context()) == nil
+	})
+	pos, err := f.broker.Wait(t.Context(), "orders", eventstore.Position{Commit: 5}, 10*time.Millisecond)
+	if !errors.Is(err, readmodel.ErrNotReached) || pos.String() != "2:0" {
+		t.Errorf("Wait for 5:0 after the checkpoint went back to 2:0 = %v, %v; want ErrNotReached at 2:0", pos, err)
 	}
 }
 
