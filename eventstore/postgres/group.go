@@ -91,7 +91,7 @@ func (g *groupCommit) append(ctx context.Context, a *appendArgs) (eventstore.App
 		g.running++
 		g.mu.Unlock()
 		defer g.release()
-		return appendPrepared(ctx, g.pool, a)
+		return appendAlone(ctx, g.pool, a)
 	}
 	q := &queuedAppend{ctx: ctx, args: a, done: make(chan struct{})}
 	g.queue = append(g.queue, q)
@@ -120,7 +120,7 @@ func (g *groupCommit) append(ctx context.Context, a *appendArgs) (eventstore.App
 	if q.written || q.err != nil {
 		return q.res, q.err
 	}
-	return appendPrepared(ctx, g.pool, a)
+	return appendAlone(ctx, g.pool, a)
 }
 
 // release frees a slot, and hands it to a drainer if appends are queued.
@@ -189,7 +189,7 @@ RETURNING event_id, version, tx_id, seq`
 func (g *groupCommit) write(batch []*queuedAppend) {
 	if len(batch) == 1 {
 		q := batch[0]
-		q.res, q.err = appendPrepared(q.ctx, g.pool, q.args)
+		q.res, q.err = appendAlone(q.ctx, g.pool, q.args)
 		q.written = q.err == nil
 		close(q.done)
 		return
@@ -226,7 +226,12 @@ func (g *groupCommit) write(batch []*queuedAppend) {
 }
 
 func (g *groupCommit) insert(ctx context.Context, byID map[uuid.UUID]*queuedAppend, args ...any) error {
-	rows, err := g.pool.Query(ctx, groupSQL, args...)
+	conn, err := acquire(ctx, g.pool)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	rows, err := conn.Query(ctx, groupSQL, args...)
 	if err != nil {
 		return err
 	}

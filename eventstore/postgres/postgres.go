@@ -106,14 +106,37 @@ RETURNING version, tx_id, seq`
 
 // Append implements eventstore.Appender.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
-	if s.group == nil || len(events) != 1 {
-		return appendEvents(ctx, s.pool, stream, expected, events)
-	}
 	a, err := prepareAppend(stream, expected, events)
 	if err != nil {
 		return eventstore.AppendResult{}, err
 	}
+	if s.group == nil || len(events) != 1 {
+		return appendAlone(ctx, s.pool, a)
+	}
 	return s.group.append(ctx, a)
+}
+
+// appendAlone writes a on a connection of its own from pool. pgxpool reports a connection it could
+// not hand out in time as the bare context error, the same as a statement that ran out of time: told
+// apart here, that failure says that nothing was sent, and the caller need not wonder whether the
+// events were written.
+func appendAlone(ctx context.Context, pool *pgxpool.Pool, a *appendArgs) (eventstore.AppendResult, error) {
+	conn, err := acquire(ctx, pool)
+	if err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", a.stream, err)
+	}
+	defer conn.Release()
+	return appendPrepared(ctx, conn, a)
+}
+
+// acquire takes a connection from pool. Its failure (no connection free in time, or none could be
+// made) sent nothing.
+func acquire(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w: no connection: %w", eventstore.ErrUnavailable, eventstore.ErrNotWritten, err)
+	}
+	return conn, nil
 }
 
 // AppendTx appends within the caller's transaction: the events are written

@@ -369,6 +369,41 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	}
 }
 
+// TestNoConnectionIsNotWritten: an append that gets no connection from the pool in time sent
+// nothing, and says so; pgxpool alone reports it as the bare context error of a statement cut short.
+func TestNoConnectionIsNotWritten(t *testing.T) {
+	ctx := testContext(t, time.Minute)
+	_, big := newStore(t)
+	cfg := big.Config()
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	for _, group := range []int{0, postgres.DefaultGroupCommit} {
+		s, err := postgres.Open(ctx, pool, postgres.GroupCommit(group))
+		if err != nil {
+			t.Fatal(err)
+		}
+		held, err := pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream := fmt.Sprintf("starved-%d-%s", group, uuid.NewString())
+		appendCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		_, err = s.Append(appendCtx, stream, eventstore.NoStream(), ev("Starved"))
+		cancel()
+		held.Release()
+		if !errors.Is(err, eventstore.ErrNotWritten) || !errors.Is(err, eventstore.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("group commit %d: append without a connection: %v, want ErrNotWritten, ErrUnavailable and the deadline", group, err)
+		}
+		if _, err := s.ReadStream(ctx, stream, 1, 10); !errors.Is(err, eventstore.ErrStreamNotFound) {
+			t.Errorf("group commit %d: read the starved append's stream: %v, want ErrStreamNotFound", group, err)
+		}
+	}
+}
+
 func TestPageCap(t *testing.T) {
 	tests := []struct {
 		name     string
