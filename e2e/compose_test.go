@@ -12,6 +12,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/orderflow/orderflow/internal/auth"
+	"github.com/orderflow/orderflow/internal/telemetry"
 )
 
 // TestComposeFileIsValid loads docker-compose.yml the way docker compose
@@ -51,6 +52,9 @@ func TestComposeFileIsValid(t *testing.T) {
 		}
 		if k := svc.Environment["AUTH_HMAC_SECRET"]; k == nil || len(*k) < auth.MinSecretBytes {
 			t.Errorf("%s: AUTH_HMAC_SECRET missing or shorter than %d bytes", name, auth.MinSecretBytes)
+		}
+		if k := svc.Environment["METRICS_TOKEN"]; k == nil || *k == "" || telemetry.CheckMetricsToken(*k) != nil {
+			t.Errorf("%s: METRICS_TOKEN missing or not a valid token", name)
 		}
 		if hc := svc.HealthCheck; hc == nil || len(hc.Test) < 2 || hc.Test[1] != "/healthcheck" {
 			t.Errorf("%s: health check %v, want the image's /healthcheck (distroless has no shell)", name, hc)
@@ -104,6 +108,29 @@ func TestComposeFileIsValid(t *testing.T) {
 				t.Errorf("%s mounts %s: %v", name, v.Source, err)
 			}
 		}
+	}
+	// Prometheus sends the services' METRICS_TOKEN with every scrape: the compose config it mounts
+	// holds the same value, and every job of its configuration reads it.
+	prom, err := withProfile.GetService("prometheus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := withProfile.GetService("command-api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tokenFile = "/etc/prometheus/metrics-token"
+	if len(prom.Configs) != 1 || prom.Configs[0].Target != tokenFile {
+		t.Errorf("prometheus mounts configs %+v, want the metrics token at %s", prom.Configs, tokenFile)
+	} else if c := withProfile.Configs[prom.Configs[0].Source]; api.Environment["METRICS_TOKEN"] == nil || c.Content != *api.Environment["METRICS_TOKEN"] {
+		t.Errorf("the token prometheus reads is not the services' METRICS_TOKEN")
+	}
+	promConfig, err := os.ReadFile("../deploy/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jobs, withToken := strings.Count(string(promConfig), "job_name:"), strings.Count(string(promConfig), "credentials_file: "+tokenFile); jobs != withToken {
+		t.Errorf("deploy/prometheus.yml: %d jobs, %d of them send the metrics token", jobs, withToken)
 	}
 }
 

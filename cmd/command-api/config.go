@@ -50,6 +50,9 @@ type config struct {
 	Guard httpapi.Guard
 	// PprofAddr (PPROF_ADDR, default off) serves net/http/pprof on this loopback address.
 	PprofAddr string
+	// MetricsToken (METRICS_TOKEN, default none: the page is open) is the bearer token GET /metrics
+	// asks for.
+	MetricsToken string
 }
 
 // loadConfig reads the configuration through getenv and validates it. The error names every setting
@@ -71,6 +74,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		LogLevel:           p.Level("LOG_LEVEL", slog.LevelInfo),
 		LogFormat:          p.String("LOG_FORMAT", telemetry.LogJSON),
 		PprofAddr:          p.String("PPROF_ADDR", ""),
+		MetricsToken:       p.String("METRICS_TOKEN", ""),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
 	if p.String("ORDER_CACHE_SIZE", "") == "off" {
@@ -114,6 +118,9 @@ func (c config) Validate() error {
 	}
 	if !telemetry.ValidLogFormat(c.LogFormat) {
 		bad("LOG_FORMAT", "want %q or %q, got %q", telemetry.LogJSON, telemetry.LogText, c.LogFormat)
+	}
+	if err := telemetry.CheckMetricsToken(c.MetricsToken); err != nil {
+		bad("METRICS_TOKEN", "%v", err)
 	}
 	if c.PprofAddr != "" {
 		if err := serve.CheckPprofAddr(c.PprofAddr); err != nil {

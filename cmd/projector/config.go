@@ -40,6 +40,9 @@ type config struct {
 	RebuildBatchSize int // REBUILD_BATCH_SIZE, default 10000: events per transaction of a rebuild
 	// PprofAddr (PPROF_ADDR, default off) serves net/http/pprof on this loopback address.
 	PprofAddr string
+	// MetricsToken (METRICS_TOKEN, default none: the page is open) is the bearer token GET /metrics
+	// asks for.
+	MetricsToken string
 }
 
 // loadConfig reads the configuration through getenv and validates it; hostname and pid make the
@@ -61,6 +64,7 @@ func loadConfig(getenv func(string) string, hostname string, pid int) (config, e
 		RebuildOnStart:     projections.RebuildMode(p.String("REBUILD_ON_START", string(projections.RebuildBlueGreen))),
 		RebuildBatchSize:   p.Int("REBUILD_BATCH_SIZE", 10_000, 100_000),
 		PprofAddr:          p.String("PPROF_ADDR", ""),
+		MetricsToken:       p.String("METRICS_TOKEN", ""),
 	}
 	cfg.EventStoreURL = p.String("EVENTSTORE_URL", cfg.DatabaseURL)
 	return cfg, errors.Join(p.Err(), cfg.Validate())
@@ -101,6 +105,9 @@ func (c config) Validate() error {
 	}
 	if _, err := projections.ParseRebuildMode(string(c.RebuildOnStart)); err != nil {
 		bad("REBUILD_ON_START", "%v", err)
+	}
+	if err := telemetry.CheckMetricsToken(c.MetricsToken); err != nil {
+		bad("METRICS_TOKEN", "%v", err)
 	}
 	if c.PprofAddr != "" {
 		if err := serve.CheckPprofAddr(c.PprofAddr); err != nil {

@@ -213,6 +213,25 @@ FROM projection_status s JOIN projection_checkpoints c USING (name) ORDER BY 1`)
 }
 
 // TestConfiguration: a bad setting or command is one clear line and exit status 2.
+// TestMetricsToken: with METRICS_TOKEN set, /metrics answers a scrape that carries the token and
+// nothing else; /healthz stays open, for the orchestrator.
+func TestMetricsToken(t *testing.T) {
+	const token = "scrape-0123456789abcdef"
+	p := start(t, map[string]string{"DATABASE_URL": pgtest.NewDatabase(t), "METRICS_TOKEN": token})
+	if status, body := p.get("/metrics"); status != 401 || strings.Contains(body, "projector_") {
+		t.Errorf("/metrics without the token: %d %s", status, body)
+	}
+	if status, _ := p.get("/metrics", "Authorization", "Bearer not-the-token-0123456789"); status != 401 {
+		t.Errorf("/metrics with another token: %d", status)
+	}
+	if status, body := p.get("/metrics", "Authorization", "Bearer "+token); status != 200 || !strings.Contains(body, "projector_") {
+		t.Errorf("/metrics with the token: %d, %d bytes", status, len(body))
+	}
+	if status, _ := p.get("/healthz"); status != 200 {
+		t.Errorf("/healthz: %d", status)
+	}
+}
+
 func TestConfiguration(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -227,6 +246,8 @@ func TestConfiguration(t *testing.T) {
 		{"unknown command", []string{"rebuild-everything"}, nil, 2, []string{`unknown command "rebuild-everything"`}},
 		{"bad rebuild mode", []string{"run"}, map[string]string{"DATABASE_URL": "postgres://127.0.0.1:1/x",
 			"REBUILD_ON_START": "sometimes"}, 2, []string{"REBUILD_ON_START"}},
+		{"short metrics token", []string{"run"}, map[string]string{"DATABASE_URL": "postgres://127.0.0.1:1/x",
+			"METRICS_TOKEN": "tiny"}, 2, []string{"METRICS_TOKEN: must be at least 16 bytes"}},
 		{"rebuild of nothing", []string{"rebuild"}, nil, 2, []string{"no projection named"}},
 		{"rebuild of an unknown projection", []string{"rebuild", "nosuch"}, nil, 2, []string{`unknown projection "nosuch"`}},
 		{"rebuild of all and names", []string{"rebuild", "--all", "orders"}, nil, 2, []string{"--all and projection names"}},

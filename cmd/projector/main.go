@@ -212,7 +212,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           handler(reg, pool, runner, log),
+		Handler:           handler(reg, cfg.MetricsToken, pool, runner, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -229,8 +229,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 }
 
 // handler serves /healthz (the process answers), /readyz (the read-model database answers and the
-// projections have started) and /metrics.
-func handler(reg *prometheus.Registry, pool *pgxpool.Pool, runner *projections.Runner, log *slog.Logger) http.Handler {
+// projections have started) and /metrics (behind metricsToken, if any).
+func handler(reg *prometheus.Registry, metricsToken string, pool *pgxpool.Pool, runner *projections.Runner, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -255,7 +255,7 @@ func handler(reg *prometheus.Registry, pool *pgxpool.Pool, runner *projections.R
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": checks})
 	})
-	mux.Handle("GET /metrics", telemetry.MetricsHandler(reg, log))
+	mux.Handle("GET /metrics", telemetry.MetricsHandler(reg, log, metricsToken))
 	return mux
 }
 

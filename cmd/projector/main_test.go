@@ -38,12 +38,15 @@ func start(t *testing.T, settings map[string]string) *proc {
 	return &proc{Process: proctest.Start(t, binary, all), t: t}
 }
 
-// get fetches path and returns the status and body.
-func (p *proc) get(path string) (int, string) {
+// get fetches path and returns the status and body; headers alternate names and values.
+func (p *proc) get(path string, headers ...string) (int, string) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+path, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		p.t.Fatalf("GET %s: %v", path, err)

@@ -54,6 +54,9 @@ type config struct {
 	Guard httpapi.Guard
 	// PprofAddr (PPROF_ADDR, default off) serves net/http/pprof on this loopback address.
 	PprofAddr string
+	// MetricsToken (METRICS_TOKEN, default none: the page is open) is the bearer token GET /metrics
+	// asks for.
+	MetricsToken string
 }
 
 // loadConfig reads the configuration through getenv and validates it. The error names every setting
@@ -73,6 +76,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		LogLevel:         p.Level("LOG_LEVEL", slog.LevelInfo),
 		LogFormat:        p.String("LOG_FORMAT", telemetry.LogJSON),
 		PprofAddr:        p.String("PPROF_ADDR", ""),
+		MetricsToken:     p.String("METRICS_TOKEN", ""),
 
 		StoreTimeout:       p.Duration("STORE_TIMEOUT", 5*time.Second),
 		BreakerFailures:    uint32(p.Int("BREAKER_FAILURES", 5, 1<<20)),
@@ -121,6 +125,9 @@ func (c config) Validate() error {
 	}
 	if !telemetry.ValidLogFormat(c.LogFormat) {
 		bad("LOG_FORMAT", "want %q or %q, got %q", telemetry.LogJSON, telemetry.LogText, c.LogFormat)
+	}
+	if err := telemetry.CheckMetricsToken(c.MetricsToken); err != nil {
+		bad("METRICS_TOKEN", "%v", err)
 	}
 	if c.PprofAddr != "" {
 		if err := serve.CheckPprofAddr(c.PprofAddr); err != nil {

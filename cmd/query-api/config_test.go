@@ -55,6 +55,8 @@ func TestLoadConfig(t *testing.T) {
 		"bad rate limit":      {map[string]string{"DATABASE_URL": db, "RATE_LIMIT": "fast", "MAX_IN_FLIGHT": "0"}, []string{"RATE_LIMIT", "MAX_IN_FLIGHT"}},
 		"pprof off loopback":  {map[string]string{"DATABASE_URL": db, "PPROF_ADDR": ":6060"}, []string{"PPROF_ADDR"}},
 		"log format":          {map[string]string{"DATABASE_URL": db, "LOG_FORMAT": "xml"}, []string{"LOG_FORMAT"}},
+		"short metrics token": {map[string]string{"DATABASE_URL": db, "METRICS_TOKEN": "secret"}, []string{"METRICS_TOKEN"}},
+		"metrics token space": {map[string]string{"DATABASE_URL": db, "METRICS_TOKEN": "secret secret secret"}, []string{"METRICS_TOKEN"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := loadConfig(getenv(tt.env))

@@ -158,7 +158,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           telemetry.WithMetrics(api, reg, log),
+		Handler:           telemetry.WithMetrics(api, reg, log, cfg.MetricsToken),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       cfg.RequestTimeout,
 		// A request may run for RequestTimeout before its response is written.

@@ -31,7 +31,8 @@ const maxKnownOrders = 100_000
 type Client struct {
 	http            *http.Client
 	commands, query string
-	token           string // bearer token sent with every request
+	token           string // bearer token sent with every request to the APIs
+	metricsToken    string // bearer token of /metrics
 	workers         []workerState
 
 	mu     sync.Mutex
@@ -44,10 +45,11 @@ type workerState struct {
 }
 
 // NewClient returns a client of the two APIs, sending token, for up to workers concurrent workers.
-func NewClient(commandsURL, queryURL, token string, workers int) *Client {
+func NewClient(commandsURL, queryURL, token, metricsToken string, workers int) *Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns, t.MaxIdleConnsPerHost = 2*workers, 2*workers // keep connections: no TCP set-up per request
-	return &Client{http: &http.Client{Transport: t}, commands: commandsURL, query: queryURL, token: token, workers: make([]workerState, workers)}
+	return &Client{http: &http.Client{Transport: t}, commands: commandsURL, query: queryURL, token: token, metricsToken: metricsToken,
+		workers: make([]workerState, workers)}
 }
 
 // written is the command API's answer to a command.
@@ -262,11 +264,17 @@ func (c *Client) metrics(ctx context.Context, baseURL string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.metricsToken != "" {
+		req.Header.Set("Authorization", "Bearer "+c.metricsToken)
+	}
 	res, err := c.http.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s/metrics: status %d", baseURL, res.StatusCode)
+	}
 	return io.ReadAll(res.Body)
 }
 

@@ -186,9 +186,11 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 	if err != nil {
 		return err
 	}
+	// /metrics is behind a token of its own too, as a deployment reachable from outside has it.
+	metricsToken := hex.EncodeToString(random[:16])
 	env := map[string]string{"DATABASE_URL": dbURL, "LOG_LEVEL": "warn", "AUTH_HMAC_SECRET": secret, "RATE_LIMIT": "off",
-		"GOMEMLIMIT": goMemLimit}
-	r.Notes = append(r.Notes, "services run with authentication on (HS256 bearer token, admin role), RATE_LIMIT=off and GOMEMLIMIT="+goMemLimit+", as in docker-compose.yml")
+		"GOMEMLIMIT": goMemLimit, "METRICS_TOKEN": metricsToken}
+	r.Notes = append(r.Notes, "services run with authentication on (HS256 bearer token, admin role; METRICS_TOKEN for /metrics), RATE_LIMIT=off and GOMEMLIMIT="+goMemLimit+", as in docker-compose.yml")
 	var (
 		services     []*Service
 		projectorEnv map[string]string
@@ -222,7 +224,7 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 		say("%s running (pid %d, %s)", name, s.PID(), s.URL)
 	}
 	projector, commands, queries := services[0], services[1], services[2]
-	client := NewClient(commands.URL, queries.URL, token, max(slices.Max(cfg.Clients), slices.Max(cfg.QueryClients))+256)
+	client := NewClient(commands.URL, queries.URL, token, metricsToken, max(slices.Max(cfg.Clients), slices.Max(cfg.QueryClients))+256)
 
 	// The command steps measure the write side alone, as the command script does: a projector
 	// applying each event to four read models meanwhile would take half of the two cores. It

@@ -31,7 +31,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	}
 
 	rec := httptest.NewRecorder()
-	telemetry.MetricsHandler(e.metrics, slog.New(slog.DiscardHandler)).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	telemetry.MetricsHandler(e.metrics, slog.New(slog.DiscardHandler), "").ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	for _, want := range []string{
 		`queryapi_cache_lookups_total{result="hit"} 2`,
 		`queryapi_cache_lookups_total{result="miss"} 1`,

@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -138,4 +141,52 @@ func TestLoggerAddsContextIDs(t *testing.T) {
 			t.Errorf("logged below the level: %s", buf.String())
 		}
 	})
+}
+
+// TestMetricsToken: with a token, /metrics answers only a scrape that carries it; the other requests
+// go to the wrapped handler either way, and without a token /metrics is open.
+func TestMetricsToken(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	counter := prometheus.NewCounter(prometheus.CounterOpts{Name: "tested_total", Help: "A test counter."})
+	reg.MustRegister(counter)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	const token = "0123456789abcdef-metrics"
+	tests := []struct {
+		name, token, path, auth string
+		status                  int
+	}{
+		{"open without a token", "", "/metrics", "", http.StatusOK},
+		{"the token", token, "/metrics", "Bearer " + token, http.StatusOK},
+		{"no Authorization", token, "/metrics", "", http.StatusUnauthorized},
+		{"another token", token, "/metrics", "Bearer 0123456789abcdef-metricz", http.StatusUnauthorized},
+		{"the token as Basic", token, "/metrics", "Basic " + token, http.StatusUnauthorized},
+		{"a prefix of the token", token, "/metrics", "Bearer " + token[:10], http.StatusUnauthorized},
+		{"other paths are the app's", token, "/orders", "", http.StatusTeapot},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := WithMetrics(app, reg, slog.New(slog.DiscardHandler), tt.token)
+			req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+			body := rec.Body.String()
+			switch tt.status {
+			case http.StatusOK:
+				if !strings.Contains(body, "tested_total") {
+					t.Errorf("the metrics page lacks the registry's counter: %s", body)
+				}
+			case http.StatusUnauthorized:
+				if strings.Contains(body, "tested_total") || rec.Header().Get("WWW-Authenticate") == "" ||
+					rec.Header().Get("Content-Type") != "application/problem+json" {
+					t.Errorf("refusal: %v %s", rec.Header(), body)
+				}
+			}
+		})
+	}
 }
