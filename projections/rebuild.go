@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -371,7 +372,7 @@ WHERE conrelid = $1::regclass AND contype IN ('p', 'u') ORDER BY contype, connam
 // keyChanges returns statements that make the keys of table in schema target those of the same
 // table in schema model: it drops the target's keys the model does not have, then adds the model's
 // keys the target lacks, under the model's names. Keys are matched by definition, not name, so that
-// a copy's key named after other rules is not added twice. A key deferred by a rebuild
+// a copy's key named after other rules is not added twice: it is renamed. A key deferred by a rebuild
 // (KeyDeferrer), or added to the live table while the copy was built, is added; one dropped from
 // the live table meanwhile, or changed, is dropped (and added as it is now).
 func keyChanges(ctx context.Context, q querier, model, target, table string) ([]string, error) {
@@ -391,8 +392,67 @@ func keyChanges(ctx context.Context, q querier, model, target, table string) ([]
 		}
 	}
 	for _, k := range want {
-		if !slices.ContainsFunc(have, sameDef(k)) {
+		switch i := slices.IndexFunc(have, sameDef(k)); {
+		case i < 0:
 			adds = append(adds, `ALTER TABLE `+ident(target, table)+` ADD CONSTRAINT `+ident(k.name)+` `+k.def)
+		case have[i].name != k.name:
+			// CREATE TABLE ... (LIKE ... INCLUDING ALL) names the copy's unique keys after its own rule; a
+			// later migration may name the live one.
+			adds = append(adds, `ALTER TABLE `+ident(target, table)+` RENAME CONSTRAINT `+ident(have[i].name)+` TO `+ident(k.name))
+		}
+	}
+	return append(drops, adds...), nil
+}
+
+// plainUniqueIndexes lists a table's unique indexes that back none of its constraints (CREATE UNIQUE
+// INDEX rather than a key): name and definition.
+const plainUniqueIndexes = `SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+WHERE i.indrelid = $1::regclass AND i.indisunique
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = i.indrelid AND k.conindid = i.indexrelid)
+ORDER BY 1`
+
+// uniqueIndexChanges is keyChanges for plain unique indexes (plainUniqueIndexes): a copy keeps those
+// it was created with, and gets the live table's as they are at the switch, under their names. Indexes
+// are matched by what follows USING in their definition (the table's name differs between the two).
+func uniqueIndexChanges(ctx context.Context, q querier, model, target, table string) ([]string, error) {
+	list := func(schema string) (map[string]string, error) { // name by definition
+		rows, err := q.Query(ctx, plainUniqueIndexes, ident(schema, table))
+		if err != nil {
+			return nil, fmt.Errorf("unique indexes of %s: %w", table, err)
+		}
+		byDef := map[string]string{}
+		var name, def string
+		_, err = pgx.ForEachRow(rows, []any{&name, &def}, func() error {
+			_, method, ok := strings.Cut(def, " USING ")
+			if !ok {
+				return fmt.Errorf("index %s: unexpected definition %q", name, def)
+			}
+			byDef[method] = name
+			return nil
+		})
+		return byDef, err
+	}
+	want, err := list(model)
+	if err != nil {
+		return nil, err
+	}
+	have, err := list(target)
+	if err != nil {
+		return nil, err
+	}
+	var drops, adds []string
+	for _, method := range slices.Sorted(maps.Keys(have)) {
+		if _, ok := want[method]; !ok {
+			drops = append(drops, `DROP INDEX `+ident(target, have[method]))
+		}
+	}
+	for _, method := range slices.Sorted(maps.Keys(want)) {
+		switch name, ok := have[method]; {
+		case !ok:
+			adds = append(adds, `CREATE UNIQUE INDEX `+ident(want[method])+` ON `+ident(target, table)+` USING `+method)
+		case name != want[method]:
+			// CREATE TABLE ... (LIKE ... INCLUDING ALL) names the copy's indexes after its own rule.
+			adds = append(adds, `ALTER INDEX `+ident(target, name)+` RENAME TO `+ident(want[method]))
 		}
 	}
 	return append(drops, adds...), nil
@@ -454,8 +514,9 @@ func (b *build) complete(ctx context.Context) error {
 const indexBuildTimeout = time.Hour
 
 // createIndexes creates the keys and indexes deferIndexes left out. A copy of live tables gets their
-// keys and indexes as they are now, not as they were when the rebuild began: a migration run
-// meanwhile may have dropped or added some, and the copy is to replace the live tables as they are.
+// keys and indexes, unique ones included, as they are now, not as they were when the rebuild began: a
+// migration run meanwhile may have dropped or added some, and the copy is to replace the live tables
+// as they are.
 // A projection that creates its own tables gets the statements recorded from them.
 func (b *build) createIndexes(ctx context.Context) error {
 	stmts, err := b.deferredStatements(ctx)
@@ -489,11 +550,15 @@ func (b *build) deferredStatements(ctx context.Context) ([]string, error) {
 			if err != nil {
 				return nil, err
 			}
+			unique, err := uniqueIndexChanges(ctx, b.w.cfg.DB, b.live, b.schema, t)
+			if err != nil {
+				return nil, err
+			}
 			live, err := indexStatements(ctx, b.w.cfg.DB, b.live, b.schema, t)
 			if err != nil {
 				return nil, err
 			}
-			stmts = append(append(stmts, keys...), live...)
+			stmts = append(append(append(stmts, keys...), unique...), live...)
 		}
 	}
 	return stmts, nil

@@ -333,8 +333,14 @@ func testRebuildAfterIndexesChanged(t *testing.T, keepKeys bool) {
 	e := newEnv(t)
 	e.seed(t, rand.New(rand.NewPCG(23, 24)), 20)
 	// A key the copy starts with (when it keeps its keys) and the live table loses meanwhile.
-	if _, err := e.pool.Exec(timeout(t, 5*time.Second), `ALTER TABLE rm_audit_log ADD CONSTRAINT rm_audit_log_old_key UNIQUE (event_id, version)`); err != nil {
-		t.Fatal(err)
+	// And a plain unique index (no constraint), likewise, and one that stays.
+	for _, sql := range []string{`ALTER TABLE rm_audit_log ADD CONSTRAINT rm_audit_log_old_key UNIQUE (event_id, version)`,
+		`CREATE UNIQUE INDEX rm_audit_log_old_uidx ON rm_audit_log (event_id, type)`,
+		`CREATE UNIQUE INDEX rm_audit_log_stays_uidx ON rm_audit_log (event_id, actor)`,
+		`ALTER TABLE rm_audit_log ADD CONSTRAINT rm_audit_log_stays_key UNIQUE (event_id, recorded_at)`} {
+		if _, err := e.pool.Exec(timeout(t, 5*time.Second), sql); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -359,7 +365,8 @@ WHERE tablename = 'rm_audit_log' AND schemaname = current_schema() ORDER BY 1`)
 	}
 	for _, migrate := range []string{`DROP INDEX rm_audit_log_type_idx`, `CREATE INDEX rm_audit_log_command_idx ON rm_audit_log (command)`,
 		`ALTER TABLE rm_audit_log DROP CONSTRAINT rm_audit_log_old_key`,
-		`ALTER TABLE rm_audit_log ADD CONSTRAINT rm_audit_log_position_key UNIQUE (position)`} {
+		`ALTER TABLE rm_audit_log ADD CONSTRAINT rm_audit_log_position_key UNIQUE (position)`,
+		`DROP INDEX rm_audit_log_old_uidx`, `CREATE UNIQUE INDEX rm_audit_log_log_uidx ON rm_audit_log (commit_pos, prepare_pos)`} {
 		if _, err := e.pool.Exec(timeout(t, 5*time.Second), migrate); err != nil {
 			t.Fatal(err)
 		}
