@@ -62,7 +62,8 @@ type Config struct {
 	PollInterval time.Duration
 	// VisibilityRetry is how long an idle projection waits before it reads again when a wake-up
 	// found nothing new (default 5ms): the new events may not be visible yet. The wait doubles with
-	// each of the next retries, and every wake-up ends it at once.
+	// each of the next retries, five of them and then until it would reach PollInterval, and every
+	// wake-up ends it at once.
 	VisibilityRetry time.Duration
 	// LockRetry is how often a process waiting for a projection another process owns tries to take
 	// it over (default 1s): a dead owner is replaced within about that long.

@@ -430,6 +430,43 @@ func TestWakeUpDuringVisibilityRetry(t *testing.T) {
 	}
 }
 
+// TestRetriesOutlastABlocker: events hidden after their wake-up by an older transaction elsewhere in
+// the cluster (a CREATE DATABASE, say) for longer than the first few retries are read soon after it
+// ends, not at the next poll. The poll is an hour.
+func TestRetriesOutlastABlocker(t *testing.T) {
+	e := newEnv(t)
+	wake := make(chan struct{}, 1)
+	name := projections.All()[0].Name()
+	e.run(t, projections.Config{Store: e.store, Projections: projections.All()[:1], Waker: projections.WakeChan(wake),
+		PollInterval: time.Hour})
+	blocker, err := e.pool.Begin(timeout(t, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = blocker.Rollback(context.Background()) }()
+	if _, err := blocker.Exec(timeout(t, 5*time.Second), `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.New()
+	res := e.append(t, id, eventstore.Metadata{}, ordergen.History(rand.New(rand.NewPCG(5, 6)), id, "c1", "EUR", time.Now())...)
+	wake <- struct{}{}
+	time.Sleep(500 * time.Millisecond) // three times the first five retries
+	if got := e.checkpoint(t, name); got == res.Position.String() {
+		t.Fatal("the projection read events an older open transaction should hide")
+	}
+	if err := blocker.Rollback(timeout(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	released := time.Now()
+	for e.checkpoint(t, name) != res.Position.String() {
+		if time.Since(released) > 5*time.Second {
+			t.Fatalf("checkpoint %s 5 s after the blocker ended, want %s", e.checkpoint(t, name), res.Position)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("read %v after the blocker ended", time.Since(released).Round(time.Millisecond))
+}
+
 // gate holds its projection's first batch open until released.
 type gate struct {
 	projections.Projection

@@ -62,9 +62,9 @@ const lagCountCap = 100_000
 // last count less the events applied since.
 const lagCountEvery = time.Second
 
-// visibilityRetries is how often an idle projection reads again, Config.VisibilityRetry (5 ms), 10 ms,
-// 20 ms... apart, after a wake-up found nothing: the log shows a transaction's events only once every
-// older transaction has ended, which may be a moment after the notification.
+// visibilityRetries is how often, at least, an idle projection reads again after a wake-up found
+// nothing, Config.VisibilityRetry (5 ms), 10 ms, 20 ms... apart: the log shows a transaction's events
+// only once every older transaction has ended, which may be a moment after the notification.
 const visibilityRetries = 5
 
 // batchEnds tells the workers of a runner that another of them has ended a batch's transaction. The
@@ -215,7 +215,8 @@ func (w *worker) tail(ctx context.Context) error {
 	defer poll.Stop()
 	retry := time.NewTimer(w.cfg.VisibilityRetry)
 	defer retry.Stop()
-	retries := visibilityRetries // visibility retries made since the last wake-up: none due yet
+	// Visibility retries since the last wake-up or read, and whether more are due.
+	retries, following := 0, false
 	for {
 		select {
 		case req := <-w.finish:
@@ -254,21 +255,26 @@ func (w *worker) tail(ctx context.Context) error {
 			// The read came back short of a batch: it reached the head of the log as it was. Reading
 			// again at once would mostly find nothing. What was appended since comes with a wake-up;
 			// what the read could not see yet, within the first retry below.
-			retries = 0
+			retries, following = 0, true
 		}
 		// Nothing (more) to read. Soon after a wake-up that may only mean that the new events are not
 		// visible yet: read again after VisibilityRetry, then twice as long, and so on, or as soon as
 		// another projection's batch ends, since its transaction may be what hides them (see
-		// batchEnds). Otherwise wait for a wake-up or the poll. A wake-up ends either wait at once: it
-		// announces newer events, which waiting out a back-off would delay by up to its longest step.
-		// The back-off keeps a projection from reading in a loop while nothing becomes visible;
-		// wake-ups cost a read each and come at most once per notify interval of each writer.
+		// batchEnds). Past the first visibilityRetries, the retries go on while they wait less than
+		// the poll: any transaction in the cluster that began before the append hides its events
+		// until it ends (a CREATE DATABASE, an index build, a long report), and the doubling finds
+		// them at most about as long after that as it had waited. Then wait for a wake-up or the poll.
+		// A wake-up ends either wait at once: it announces newer events, which waiting out a back-off
+		// would delay by up to its longest step. The back-off keeps a projection from reading in a
+		// loop while nothing becomes visible (7 reads after a wake-up, by default); wake-ups come at
+		// most once per notify interval of each writer.
 		wait := poll
-		if retries < visibilityRetries {
+		if step := w.cfg.VisibilityRetry << retries; following && (retries < visibilityRetries || step < w.cfg.PollInterval) {
 			wait = retry
-			retry.Reset(w.cfg.VisibilityRetry << retries)
+			retry.Reset(step)
 			retries++
 		} else {
+			following = false
 			w.idle(ctx, pos)
 			poll.Reset(w.cfg.PollInterval)
 			ended = nil
@@ -278,7 +284,7 @@ func (w *worker) tail(ctx context.Context) error {
 			return nil
 		case <-ended:
 		case <-w.wake:
-			retries = 0
+			retries, following = 0, true
 		case <-wait.C:
 		case req := <-w.finish:
 			pos = w.finishRebuild(ctx, req, pos)
