@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -222,11 +224,25 @@ func TestTwoRunners(t *testing.T) {
 	// Each event applied once, over both processes: the counters add up to the log, per projection.
 	appliedOnce := func(t *testing.T) {
 		t.Helper()
-		for _, name := range allNames() {
-			sum := metric(t, a.reg, "projector_events_applied_total", "projection", name) +
-				metric(t, b.reg, "projector_events_applied_total", "projection", name)
-			if int(sum) != appended {
-				t.Errorf("%s: %v events applied over both processes, want %d", name, sum, appended)
+		sums := func() map[string]int {
+			out := map[string]int{}
+			for _, name := range allNames() {
+				out[name] = int(metric(t, a.reg, "projector_events_applied_total", "projection", name) +
+					metric(t, b.reg, "projector_events_applied_total", "projection", name))
+			}
+			return out
+		}
+		// A batch's counter moves just after its commit, which waitCaughtUp can see first.
+		got := sums()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); got = sums() {
+			if !slices.ContainsFunc(slices.Collect(maps.Values(got)), func(n int) bool { return n != appended }) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		for name, sum := range got {
+			if sum != appended {
+				t.Errorf("%s: %d events applied over both processes, want %d", name, sum, appended)
 			}
 		}
 		var audit int
