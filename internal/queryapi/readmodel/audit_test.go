@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orderflow/orderflow/internal/pgtest"
 	"github.com/orderflow/orderflow/migrations"
@@ -20,12 +21,9 @@ import (
 // rm_audit_log_order_idx and a sort.) Every secondary index serves one of them: an index no query
 // reads only costs each event a write.
 func TestAuditIndexes(t *testing.T) {
-	pool := pgtest.NewPool(t)
+	pool := readModelPool(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := migrations.Up(ctx, pool.Config().ConnString(), migrations.ReadModel()); err != nil {
-		t.Fatal(err)
-	}
 	exec := func(sql string) {
 		if _, err := pool.Exec(ctx, sql); err != nil {
 			t.Fatal(err)
@@ -90,4 +88,16 @@ FROM generate_series(1, 2000) AS i`)
 			t.Errorf("%+v: want an index scan of %s without a sort:\n%s", tt.filter, tt.index, plan.String())
 		}
 	}
+}
+
+// readModelPool returns a pool on a fresh database of its own with the read-model schema.
+func readModelPool(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	pool := pgtest.NewPool(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := migrations.Up(ctx, pool.Config().ConnString(), migrations.ReadModel()); err != nil {
+		tb.Fatal(err)
+	}
+	return pool
 }

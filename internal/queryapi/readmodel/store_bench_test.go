@@ -6,9 +6,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/orderflow/orderflow/internal/pgtest"
-	"github.com/orderflow/orderflow/migrations"
 )
 
 // BenchmarkOrder measures Store.Order on an order of a typical size (an address and three lines):
@@ -16,12 +13,9 @@ import (
 //
 //	TEST_DATABASE_URL=... go test -run '^$' -bench Order ./internal/queryapi/readmodel/
 func BenchmarkOrder(b *testing.B) {
-	pool := pgtest.NewPool(b)
+	pool := readModelPool(b)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := migrations.Up(ctx, pool.Config().ConnString(), migrations.ReadModel()); err != nil {
-		b.Fatal(err)
-	}
 	id := uuid.New()
 	for _, sql := range []string{
 		`INSERT INTO rm_orders (order_id, customer_id, status, currency, total_cents, item_count, line_count,
