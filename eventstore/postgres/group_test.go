@@ -3,10 +3,12 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orderflow/orderflow/eventstore"
 	"github.com/orderflow/orderflow/eventstore/postgres"
@@ -190,6 +192,40 @@ func TestGroupCommitCancelWhileQueued(t *testing.T) {
 	// The slot is free again: the next append runs at once.
 	if _, err := s.Append(ctx, "next", eventstore.NoStream(), event(uuid.New(), `{}`)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGroupedAppendWithoutConnection: a grouped batch that gets no connection from the pool sent
+// nothing, and each of its appends says so. The pool is closed while the appends queue.
+func TestGroupedAppendWithoutConnection(t *testing.T) {
+	ctx := testContext(t, time.Minute)
+	_, big := newStore(t)
+	pool, err := pgxpool.NewWithConfig(ctx, big.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s, err := postgres.Open(ctx, pool, postgres.GroupCommit(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued, release := postgres.HoldGroupCommit(s)
+	errs := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			_, err := s.Append(ctx, fmt.Sprintf("unsent-%d-%s", i, uuid.NewString()), eventstore.NoStream(), event(uuid.New(), `{}`))
+			errs <- err
+		}()
+	}
+	for queued() != 2 {
+		time.Sleep(time.Millisecond)
+	}
+	pool.Close()
+	release() // the two are written as one batch, which finds the pool closed
+	for range 2 {
+		if err := <-errs; !errors.Is(err, eventstore.ErrNotWritten) || !errors.Is(err, eventstore.ErrUnavailable) {
+			t.Errorf("append of a batch without a connection: %v, want ErrNotWritten and ErrUnavailable", err)
+		}
 	}
 }
 
