@@ -30,9 +30,9 @@
 // interval, whichever comes first. A wake-up may come before the new events are visible (the log only
 // shows a transaction's events once every older transaction has ended), so after one the runner reads
 // again, VisibilityRetry (5 ms), 10 ms, 20 ms... apart, five times and then until the next wait would
-// be as long as the poll interval, and at once whenever another wake-up comes or another projection's batch (one such
-// older transaction) ends; the poll catches whatever else is missed: events of writers that do not
-// notify, notifications lost to a broken connection.
+// be as long as the poll interval, and at once whenever another wake-up comes or another projection's
+// batch (one such older transaction) ends; the poll catches whatever else is missed: events of
+// writers that do not notify, notifications lost to a broken connection.
 //
 // The projections of a runner share their reads of the log: a wake-up wakes all of them, and those
 // that keep up stand at the same positions. The runner keeps the last few batches' events in memory

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -345,7 +344,7 @@ type querier interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
 }
 
-// tableKey is a primary key or unique constraint: its name and definition (pg_get_constraintdef).
+// tableKey is a primary key or unique constraint, or an index: its name and definition.
 type tableKey struct{ name, def string }
 
 // tableKeys lists the primary key and unique constraints of table (qualified).
@@ -369,39 +368,90 @@ WHERE conrelid = $1::regclass AND contype IN ('p', 'u') ORDER BY contype, connam
 	return keys, nil
 }
 
-// keyChanges returns statements that make the keys of table in schema target those of the same
-// table in schema model: it drops the target's keys the model does not have, then adds the model's
-// keys the target lacks, under the model's names. Keys are matched by definition, not name, so that
-// a copy's key named after other rules is not added twice: it is renamed. A key deferred by a rebuild
+// keyChanges returns what makes the keys of table in schema target those of the same table in
+// schema model: it drops the target's keys the model does not have, adds the model's keys the
+// target lacks, under the model's names, and renames the others to them. Keys are matched by
+// definition, not name: CREATE TABLE ... (LIKE ... INCLUDING ALL) names a copy's unique keys after
+// its own rule, and a later migration may name the live one. A key deferred by a rebuild
 // (KeyDeferrer), or added to the live table while the copy was built, is added; one dropped from
 // the live table meanwhile, or changed, is dropped (and added as it is now).
-func keyChanges(ctx context.Context, q querier, model, target, table string) ([]string, error) {
+func keyChanges(ctx context.Context, q querier, model, target, table string) (ddl, error) {
 	want, err := tableKeys(ctx, q, ident(model, table))
 	if err != nil {
-		return nil, err
+		return ddl{}, err
 	}
 	have, err := tableKeys(ctx, q, ident(target, table))
 	if err != nil {
-		return nil, err
+		return ddl{}, err
 	}
-	sameDef := func(k tableKey) func(tableKey) bool { return func(o tableKey) bool { return o.def == k.def } }
-	var drops, adds []string
-	for _, k := range have {
-		if !slices.ContainsFunc(want, sameDef(k)) {
-			drops = append(drops, `ALTER TABLE `+ident(target, table)+` DROP CONSTRAINT `+ident(k.name))
+	var d ddl
+	pair, paired := match(want, have)
+	for i, k := range have {
+		if !paired[i] {
+			d.drops = append(d.drops, `ALTER TABLE `+ident(target, table)+` DROP CONSTRAINT `+ident(k.name))
 		}
 	}
-	for _, k := range want {
-		switch i := slices.IndexFunc(have, sameDef(k)); {
-		case i < 0:
-			adds = append(adds, `ALTER TABLE `+ident(target, table)+` ADD CONSTRAINT `+ident(k.name)+` `+k.def)
-		case have[i].name != k.name:
-			// CREATE TABLE ... (LIKE ... INCLUDING ALL) names the copy's unique keys after its own rule; a
-			// later migration may name the live one.
-			adds = append(adds, `ALTER TABLE `+ident(target, table)+` RENAME CONSTRAINT `+ident(have[i].name)+` TO `+ident(k.name))
+	for i, k := range want {
+		switch h := pair[i]; {
+		case h < 0:
+			d.adds = append(d.adds, `ALTER TABLE `+ident(target, table)+` ADD CONSTRAINT `+ident(k.name)+` `+k.def)
+		case have[h].name != k.name:
+			d.renames = append(d.renames, rename{schema: target, table: table, from: have[h].name, to: k.name})
 		}
 	}
-	return append(drops, adds...), nil
+	return d, nil
+}
+
+// match pairs each of want with one of have of the same definition, not paired yet: pair[i] is the
+// index in have of want[i]'s, or -1; paired tells which of have are.
+func match(want, have []tableKey) (pair []int, paired []bool) {
+	pair, paired = make([]int, len(want)), make([]bool, len(have))
+	for i, w := range want {
+		pair[i] = -1
+		for h, o := range have {
+			if !paired[h] && o.def == w.def {
+				pair[i], paired[h] = h, true
+				break
+			}
+		}
+	}
+	return pair, paired
+}
+
+// ddl makes a copy's keys or unique indexes those of the live table. Its statements run every drop
+// first, then the renames, then the adds, since a name a drop or a rename frees may be the one an add
+// or a rename takes (a live unique index turned into a key of the same name, say). The renames go
+// through temporary names, so that two may swap.
+type ddl struct {
+	drops, adds []string
+	renames     []rename
+}
+
+// rename renames a key of schema.table, or an index of schema when table is empty.
+type rename struct{ schema, table, from, to string }
+
+func (r rename) statement(from, to string) string {
+	if r.table != "" {
+		return `ALTER TABLE ` + ident(r.schema, r.table) + ` RENAME CONSTRAINT ` + ident(from) + ` TO ` + ident(to)
+	}
+	return `ALTER INDEX ` + ident(r.schema, from) + ` RENAME TO ` + ident(to)
+}
+
+func (d *ddl) merge(o ddl) {
+	d.drops, d.renames, d.adds = append(d.drops, o.drops...), append(d.renames, o.renames...), append(d.adds, o.adds...)
+}
+
+// statements returns d's statements in the order they must run.
+func (d ddl) statements() []string {
+	stmts := slices.Clone(d.drops)
+	temp := func(i int) string { return "orderflow_rename_" + strconv.Itoa(i) }
+	for i, r := range d.renames {
+		stmts = append(stmts, r.statement(r.from, temp(i)))
+	}
+	for i, r := range d.renames {
+		stmts = append(stmts, r.statement(temp(i), r.to))
+	}
+	return append(stmts, d.adds...)
 }
 
 // plainUniqueIndexes lists a table's unique indexes that back none of its constraints (CREATE UNIQUE
@@ -414,48 +464,50 @@ ORDER BY 1`
 // uniqueIndexChanges is keyChanges for plain unique indexes (plainUniqueIndexes): a copy keeps those
 // it was created with, and gets the live table's as they are at the switch, under their names. Indexes
 // are matched by what follows USING in their definition (the table's name differs between the two).
-func uniqueIndexChanges(ctx context.Context, q querier, model, target, table string) ([]string, error) {
-	list := func(schema string) (map[string]string, error) { // name by definition
+func uniqueIndexChanges(ctx context.Context, q querier, model, target, table string) (ddl, error) {
+	list := func(schema string) ([]tableKey, error) { // with def the part after USING
 		rows, err := q.Query(ctx, plainUniqueIndexes, ident(schema, table))
 		if err != nil {
 			return nil, fmt.Errorf("unique indexes of %s: %w", table, err)
 		}
-		byDef := map[string]string{}
-		var name, def string
+		var (
+			out       []tableKey
+			name, def string
+		)
 		_, err = pgx.ForEachRow(rows, []any{&name, &def}, func() error {
 			_, method, ok := strings.Cut(def, " USING ")
 			if !ok {
 				return fmt.Errorf("index %s: unexpected definition %q", name, def)
 			}
-			byDef[method] = name
+			out = append(out, tableKey{name: name, def: method})
 			return nil
 		})
-		return byDef, err
+		return out, err
 	}
 	want, err := list(model)
 	if err != nil {
-		return nil, err
+		return ddl{}, err
 	}
 	have, err := list(target)
 	if err != nil {
-		return nil, err
+		return ddl{}, err
 	}
-	var drops, adds []string
-	for _, method := range slices.Sorted(maps.Keys(have)) {
-		if _, ok := want[method]; !ok {
-			drops = append(drops, `DROP INDEX `+ident(target, have[method]))
+	var d ddl
+	pair, paired := match(want, have)
+	for i, k := range have {
+		if !paired[i] {
+			d.drops = append(d.drops, `DROP INDEX `+ident(target, k.name))
 		}
 	}
-	for _, method := range slices.Sorted(maps.Keys(want)) {
-		switch name, ok := have[method]; {
-		case !ok:
-			adds = append(adds, `CREATE UNIQUE INDEX `+ident(want[method])+` ON `+ident(target, table)+` USING `+method)
-		case name != want[method]:
-			// CREATE TABLE ... (LIKE ... INCLUDING ALL) names the copy's indexes after its own rule.
-			adds = append(adds, `ALTER INDEX `+ident(target, name)+` RENAME TO `+ident(want[method]))
+	for i, k := range want {
+		switch h := pair[i]; {
+		case h < 0:
+			d.adds = append(d.adds, `CREATE UNIQUE INDEX `+ident(k.name)+` ON `+ident(target, table)+` USING `+k.def)
+		case have[h].name != k.name:
+			d.renames = append(d.renames, rename{schema: target, from: have[h].name, to: k.name})
 		}
 	}
-	return append(drops, adds...), nil
+	return d, nil
 }
 
 // nonUniqueIndexes lists a table's indexes that are not unique: name and definition.
@@ -545,21 +597,28 @@ func (b *build) deferredStatements(ctx context.Context) ([]string, error) {
 			return nil, fmt.Errorf("deferred indexes: %w", err)
 		}
 	} else {
+		var (
+			unique ddl
+			plain  []string
+		)
 		for _, t := range b.w.proj.Tables() {
 			keys, err := keyChanges(ctx, b.w.cfg.DB, b.live, b.schema, t)
 			if err != nil {
 				return nil, err
 			}
-			unique, err := uniqueIndexChanges(ctx, b.w.cfg.DB, b.live, b.schema, t)
+			indexes, err := uniqueIndexChanges(ctx, b.w.cfg.DB, b.live, b.schema, t)
 			if err != nil {
 				return nil, err
 			}
+			unique.merge(keys)
+			unique.merge(indexes)
 			live, err := indexStatements(ctx, b.w.cfg.DB, b.live, b.schema, t)
 			if err != nil {
 				return nil, err
 			}
-			stmts = append(append(append(stmts, keys...), unique...), live...)
+			plain = append(plain, live...)
 		}
+		stmts = append(unique.statements(), plain...)
 	}
 	return stmts, nil
 }

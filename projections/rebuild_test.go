@@ -333,10 +333,12 @@ func testRebuildAfterIndexesChanged(t *testing.T, keepKeys bool) {
 	e := newEnv(t)
 	e.seed(t, rand.New(rand.NewPCG(23, 24)), 20)
 	// A key the copy starts with (when it keeps its keys) and the live table loses meanwhile.
-	// And a plain unique index (no constraint), likewise, and one that stays.
+	// And plain unique indexes (no constraint): one the live table loses, one that stays, one that
+	// becomes a key of the same name.
 	for _, sql := range []string{`ALTER TABLE rm_audit_log ADD CONSTRAINT rm_audit_log_old_key UNIQUE (event_id, version)`,
 		`CREATE UNIQUE INDEX rm_audit_log_old_uidx ON rm_audit_log (event_id, type)`,
 		`CREATE UNIQUE INDEX rm_audit_log_stays_uidx ON rm_audit_log (event_id, actor)`,
+		`CREATE UNIQUE INDEX rm_audit_log_keyed_uidx ON rm_audit_log (event_id, command)`,
 		`ALTER TABLE rm_audit_log ADD CONSTRAINT rm_audit_log_stays_key UNIQUE (event_id, recorded_at)`} {
 		if _, err := e.pool.Exec(timeout(t, 5*time.Second), sql); err != nil {
 			t.Fatal(err)
@@ -352,7 +354,8 @@ func testRebuildAfterIndexesChanged(t *testing.T, keepKeys bool) {
 		t.Fatal("interrupted rebuild: no error")
 	}
 	indexes := func() []string {
-		rows, err := e.pool.Query(timeout(t, 5*time.Second), `SELECT indexname FROM pg_indexes
+		rows, err := e.pool.Query(timeout(t, 5*time.Second), `SELECT indexdef || coalesce(' (' || (SELECT contype::text FROM pg_constraint
+    WHERE conname = indexname AND conrelid = 'rm_audit_log'::regclass) || ')', '') FROM pg_indexes
 WHERE tablename = 'rm_audit_log' AND schemaname = current_schema() ORDER BY 1`)
 		if err != nil {
 			t.Fatal(err)
@@ -366,7 +369,8 @@ WHERE tablename = 'rm_audit_log' AND schemaname = current_schema() ORDER BY 1`)
 	for _, migrate := range []string{`DROP INDEX rm_audit_log_type_idx`, `CREATE INDEX rm_audit_log_command_idx ON rm_audit_log (command)`,
 		`ALTER TABLE rm_audit_log DROP CONSTRAINT rm_audit_log_old_key`,
 		`ALTER TABLE rm_audit_log ADD CONSTRAINT rm_audit_log_position_key UNIQUE (position)`,
-		`DROP INDEX rm_audit_log_old_uidx`, `CREATE UNIQUE INDEX rm_audit_log_log_uidx ON rm_audit_log (commit_pos, prepare_pos)`} {
+		`DROP INDEX rm_audit_log_old_uidx`, `CREATE UNIQUE INDEX rm_audit_log_log_uidx ON rm_audit_log (commit_pos, prepare_pos)`,
+		`ALTER TABLE rm_audit_log ADD CONSTRAINT rm_audit_log_keyed_uidx UNIQUE USING INDEX rm_audit_log_keyed_uidx`} {
 		if _, err := e.pool.Exec(timeout(t, 5*time.Second), migrate); err != nil {
 			t.Fatal(err)
 		}

@@ -269,9 +269,10 @@ func (w *worker) tail(ctx context.Context) error {
 		// loop while nothing becomes visible (7 reads after a wake-up, by default); wake-ups come at
 		// most once per notify interval of each writer.
 		wait := poll
-		if step := w.cfg.VisibilityRetry << retries; following && (retries < visibilityRetries || step < w.cfg.PollInterval) {
+		// VisibilityRetry << retries < PollInterval, without the shift that could overflow.
+		if following && (retries < visibilityRetries || w.cfg.VisibilityRetry < w.cfg.PollInterval>>retries) {
 			wait = retry
-			retry.Reset(step)
+			retry.Reset(w.cfg.VisibilityRetry << retries)
 			retries++
 		} else {
 			following = false

@@ -212,7 +212,6 @@ FROM projection_status s JOIN projection_checkpoints c USING (name) ORDER BY 1`)
 	p.Stop()
 }
 
-// TestConfiguration: a bad setting or command is one clear line and exit status 2.
 // TestMetricsToken: with METRICS_TOKEN set, /metrics answers a scrape that carries the token and
 // nothing else; /healthz stays open, for the orchestrator.
 func TestMetricsToken(t *testing.T) {
@@ -232,6 +231,7 @@ func TestMetricsToken(t *testing.T) {
 	}
 }
 
+// TestConfiguration: a bad setting or command is one clear line and exit status 2.
 func TestConfiguration(t *testing.T) {
 	tests := []struct {
 		name     string

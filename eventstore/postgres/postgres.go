@@ -130,13 +130,18 @@ func appendAlone(ctx context.Context, pool *pgxpool.Pool, a *appendArgs) (events
 }
 
 // acquire takes a connection from pool. Its failure (no connection free in time, or none could be
-// made) sent nothing.
+// made) sent nothing. A caller that gave up is not an unavailable store: its context's cancellation
+// stays what it is, as translate leaves it, so that the circuit breaker does not count it.
 func acquire(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
 	conn, err := pool.Acquire(ctx)
-	if err != nil {
+	switch {
+	case err == nil:
+		return conn, nil
+	case errors.Is(err, context.Canceled):
+		return nil, fmt.Errorf("%w: no connection: %w", eventstore.ErrNotWritten, err)
+	default:
 		return nil, fmt.Errorf("%w: %w: no connection: %w", eventstore.ErrUnavailable, eventstore.ErrNotWritten, err)
 	}
-	return conn, nil
 }
 
 // AppendTx appends within the caller's transaction: the events are written

@@ -408,6 +408,23 @@ func TestNoConnectionIsNotWritten(t *testing.T) {
 			t.Errorf("group commit %d: read the starved append's stream: %v, want ErrStreamNotFound", group, err)
 		}
 	}
+	// A caller that gives up while waiting is not an outage: nothing sent, but not ErrUnavailable, which
+	// the command API's circuit breaker counts.
+	s, err := postgres.Open(ctx, pool, postgres.GroupCommit(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	appendCtx, cancel := context.WithCancel(ctx)
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, err = s.Append(appendCtx, "abandoned-"+uuid.NewString(), eventstore.NoStream(), ev("Abandoned"))
+	if !errors.Is(err, eventstore.ErrNotWritten) || !errors.Is(err, context.Canceled) || errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("append abandoned while waiting for a connection: %v, want ErrNotWritten and context.Canceled, not ErrUnavailable", err)
+	}
 }
 
 func TestPageCap(t *testing.T) {

@@ -187,7 +187,11 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 		return err
 	}
 	// /metrics is behind a token of its own too, as a deployment reachable from outside has it.
-	metricsToken := hex.EncodeToString(random[:16])
+	random = make([]byte, 16)
+	if _, err := rand.Read(random); err != nil {
+		return err
+	}
+	metricsToken := hex.EncodeToString(random)
 	env := map[string]string{"DATABASE_URL": dbURL, "LOG_LEVEL": "warn", "AUTH_HMAC_SECRET": secret, "RATE_LIMIT": "off",
 		"GOMEMLIMIT": goMemLimit, "METRICS_TOKEN": metricsToken}
 	r.Notes = append(r.Notes, "services run with authentication on (HS256 bearer token, admin role; METRICS_TOKEN for /metrics), RATE_LIMIT=off and GOMEMLIMIT="+goMemLimit+", as in docker-compose.yml")
