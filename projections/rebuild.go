@@ -384,38 +384,43 @@ func keyChanges(ctx context.Context, q querier, model, target, table string) (dd
 	if err != nil {
 		return ddl{}, err
 	}
-	var d ddl
-	pair, paired := match(want, have)
-	for i, k := range have {
-		if !paired[i] {
-			d.drops = append(d.drops, `ALTER TABLE `+ident(target, table)+` DROP CONSTRAINT `+ident(k.name))
-		}
-	}
-	for i, k := range want {
-		switch h := pair[i]; {
-		case h < 0:
-			d.adds = append(d.adds, `ALTER TABLE `+ident(target, table)+` ADD CONSTRAINT `+ident(k.name)+` `+k.def)
-		case have[h].name != k.name:
-			d.renames = append(d.renames, rename{schema: target, table: table, from: have[h].name, to: k.name})
-		}
-	}
-	return d, nil
+	t := ident(target, table)
+	return changes(want, have,
+		func(k tableKey) string { return `ALTER TABLE ` + t + ` DROP CONSTRAINT ` + ident(k.name) },
+		func(k tableKey) string { return `ALTER TABLE ` + t + ` ADD CONSTRAINT ` + ident(k.name) + ` ` + k.def },
+		func(from, to string) rename { return rename{schema: target, table: table, from: from, to: to} }), nil
 }
 
-// match pairs each of want with one of have of the same definition, not paired yet: pair[i] is the
-// index in have of want[i]'s, or -1; paired tells which of have are.
-func match(want, have []tableKey) (pair []int, paired []bool) {
-	pair, paired = make([]int, len(want)), make([]bool, len(have))
-	for i, w := range want {
-		pair[i] = -1
-		for h, o := range have {
-			if !paired[h] && o.def == w.def {
-				pair[i], paired[h] = h, true
+// changes returns what makes have want: each of want is paired with one of have of the same
+// definition, not paired yet; a pair under two names is renamed, one of have with no pair dropped, one
+// of want with no pair added.
+func changes(want, have []tableKey, drop, add func(tableKey) string, renamed func(from, to string) rename) ddl {
+	var d ddl
+	paired := make([]bool, len(have))
+	for _, w := range want {
+		h := -1
+		for i, o := range have {
+			if !paired[i] && o.def == w.def {
+				h = i
 				break
 			}
 		}
+		switch {
+		case h < 0:
+			d.adds = append(d.adds, add(w))
+		case have[h].name != w.name:
+			d.renames = append(d.renames, renamed(have[h].name, w.name))
+		}
+		if h >= 0 {
+			paired[h] = true
+		}
 	}
-	return pair, paired
+	for i, k := range have {
+		if !paired[i] {
+			d.drops = append(d.drops, drop(k))
+		}
+	}
+	return d
 }
 
 // ddl makes a copy's keys or unique indexes those of the live table. Its statements run every drop
@@ -465,49 +470,20 @@ ORDER BY 1`
 // it was created with, and gets the live table's as they are at the switch, under their names. Indexes
 // are matched by what follows USING in their definition (the table's name differs between the two).
 func uniqueIndexChanges(ctx context.Context, q querier, model, target, table string) (ddl, error) {
-	list := func(schema string) ([]tableKey, error) { // with def the part after USING
-		rows, err := q.Query(ctx, plainUniqueIndexes, ident(schema, table))
-		if err != nil {
-			return nil, fmt.Errorf("unique indexes of %s: %w", table, err)
-		}
-		var (
-			out       []tableKey
-			name, def string
-		)
-		_, err = pgx.ForEachRow(rows, []any{&name, &def}, func() error {
-			_, method, ok := strings.Cut(def, " USING ")
-			if !ok {
-				return fmt.Errorf("index %s: unexpected definition %q", name, def)
-			}
-			out = append(out, tableKey{name: name, def: method})
-			return nil
-		})
-		return out, err
-	}
-	want, err := list(model)
+	want, err := indexesOf(ctx, q, plainUniqueIndexes, ident(model, table))
 	if err != nil {
 		return ddl{}, err
 	}
-	have, err := list(target)
+	have, err := indexesOf(ctx, q, plainUniqueIndexes, ident(target, table))
 	if err != nil {
 		return ddl{}, err
 	}
-	var d ddl
-	pair, paired := match(want, have)
-	for i, k := range have {
-		if !paired[i] {
-			d.drops = append(d.drops, `DROP INDEX `+ident(target, k.name))
-		}
-	}
-	for i, k := range want {
-		switch h := pair[i]; {
-		case h < 0:
-			d.adds = append(d.adds, `CREATE UNIQUE INDEX `+ident(k.name)+` ON `+ident(target, table)+` USING `+k.def)
-		case have[h].name != k.name:
-			d.renames = append(d.renames, rename{schema: target, from: have[h].name, to: k.name})
-		}
-	}
-	return d, nil
+	return changes(want, have,
+		func(k tableKey) string { return `DROP INDEX ` + ident(target, k.name) },
+		func(k tableKey) string {
+			return `CREATE UNIQUE INDEX ` + ident(k.name) + ` ON ` + ident(target, table) + ` USING ` + k.def
+		},
+		func(from, to string) rename { return rename{schema: target, from: from, to: to} }), nil
 }
 
 // nonUniqueIndexes lists a table's indexes that are not unique: name and definition.
@@ -517,12 +493,27 @@ WHERE i.indrelid = $1::regclass AND NOT i.indisunique ORDER BY 1`
 // indexStatements returns statements that create the indexes of table in schema model that are not
 // unique on the same table in schema target, under the same names.
 func indexStatements(ctx context.Context, q querier, model, target, table string) ([]string, error) {
-	rows, err := q.Query(ctx, nonUniqueIndexes, ident(model, table))
+	indexes, err := indexesOf(ctx, q, nonUniqueIndexes, ident(model, table))
+	if err != nil {
+		return nil, err
+	}
+	stmts := make([]string, 0, len(indexes))
+	for _, ix := range indexes {
+		stmts = append(stmts, `CREATE INDEX IF NOT EXISTS `+ident(ix.name)+` ON `+ident(target, table)+` USING `+ix.def)
+	}
+	return stmts, nil
+}
+
+// indexesOf lists the indexes of table (qualified) that query (nonUniqueIndexes or
+// plainUniqueIndexes) selects, each with what follows USING in its definition as def: the rest names
+// the table, which differs between a copy and the live one.
+func indexesOf(ctx context.Context, q querier, query, table string) ([]tableKey, error) {
+	rows, err := q.Query(ctx, query, table)
 	if err != nil {
 		return nil, fmt.Errorf("indexes of %s: %w", table, err)
 	}
 	var (
-		stmts     []string
+		out       []tableKey
 		name, def string
 	)
 	if _, err := pgx.ForEachRow(rows, []any{&name, &def}, func() error {
@@ -530,12 +521,12 @@ func indexStatements(ctx context.Context, q querier, model, target, table string
 		if !ok {
 			return fmt.Errorf("index %s: unexpected definition %q", name, def)
 		}
-		stmts = append(stmts, `CREATE INDEX IF NOT EXISTS `+ident(name)+` ON `+ident(target, table)+` USING `+method)
+		out = append(out, tableKey{name: name, def: method})
 		return nil
 	}); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("indexes of %s: %w", table, err)
 	}
-	return stmts, nil
+	return out, nil
 }
 
 // complete creates the indexes deferIndexes left out and gathers the tables' statistics, so that the
