@@ -349,23 +349,27 @@ type tableKey struct{ name, def string }
 
 // tableKeys lists the primary key and unique constraints of table (qualified).
 func tableKeys(ctx context.Context, q querier, table string) ([]tableKey, error) {
-	rows, err := q.Query(ctx, `SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+	return named(ctx, q, "keys", `SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
 WHERE conrelid = $1::regclass AND contype IN ('p', 'u') ORDER BY contype, conname`, table)
+}
+
+// named runs query, which selects the name and definition of what (keys, indexes) of table.
+func named(ctx context.Context, q querier, what, query, table string) ([]tableKey, error) {
+	rows, err := q.Query(ctx, query, table)
 	if err != nil {
-		return nil, fmt.Errorf("keys of %s: %w", table, err)
+		return nil, fmt.Errorf("%s of %s: %w", what, table, err)
 	}
 	var (
-		keys []tableKey
-		k    tableKey
+		out []tableKey
+		k   tableKey
 	)
-	_, err = pgx.ForEachRow(rows, []any{&k.name, &k.def}, func() error {
-		keys = append(keys, k)
+	if _, err := pgx.ForEachRow(rows, []any{&k.name, &k.def}, func() error {
+		out = append(out, k)
 		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("keys of %s: %w", table, err)
+	}); err != nil {
+		return nil, fmt.Errorf("%s of %s: %w", what, table, err)
 	}
-	return keys, nil
+	return out, nil
 }
 
 // keyChanges returns what makes the keys of table in schema target those of the same table in
@@ -508,25 +512,18 @@ func indexStatements(ctx context.Context, q querier, model, target, table string
 // plainUniqueIndexes) selects, each with what follows USING in its definition as def: the rest names
 // the table, which differs between a copy and the live one.
 func indexesOf(ctx context.Context, q querier, query, table string) ([]tableKey, error) {
-	rows, err := q.Query(ctx, query, table)
+	indexes, err := named(ctx, q, "indexes", query, table)
 	if err != nil {
-		return nil, fmt.Errorf("indexes of %s: %w", table, err)
+		return nil, err
 	}
-	var (
-		out       []tableKey
-		name, def string
-	)
-	if _, err := pgx.ForEachRow(rows, []any{&name, &def}, func() error {
-		_, method, ok := strings.Cut(def, " USING ")
+	for i, ix := range indexes {
+		_, method, ok := strings.Cut(ix.def, " USING ")
 		if !ok {
-			return fmt.Errorf("index %s: unexpected definition %q", name, def)
+			return nil, fmt.Errorf("index %s of %s: unexpected definition %q", ix.name, table, ix.def)
 		}
-		out = append(out, tableKey{name: name, def: method})
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("indexes of %s: %w", table, err)
+		indexes[i].def = method
 	}
-	return out, nil
+	return indexes, nil
 }
 
 // complete creates the indexes deferIndexes left out and gathers the tables' statistics, so that the

@@ -200,16 +200,26 @@ WHERE nspname LIKE 'rebuild\_%' OR nspname LIKE 'retired\_%\_1'`).Scan(&leftover
 // indexNames lists the indexes of the read-model tables in the live schema.
 func indexNames(t *testing.T, e *env) string {
 	t.Helper()
-	rows, err := e.pool.Query(timeout(t, 5*time.Second), `SELECT tablename || '.' || indexname FROM pg_indexes
+	names := e.strings(t, `SELECT tablename || '.' || indexname FROM pg_indexes
 WHERE schemaname = current_schema() AND tablename LIKE 'rm\_%' ORDER BY 1`)
+	if len(names) < 8 {
+		t.Fatalf("indexes: %v", names)
+	}
+	return strings.Join(names, " ")
+}
+
+// strings runs a query of one text column and returns its rows.
+func (e *env) strings(t *testing.T, sql string) []string {
+	t.Helper()
+	rows, err := e.pool.Query(timeout(t, 5*time.Second), sql)
 	if err != nil {
 		t.Fatal(err)
 	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(names) < 8 {
-		t.Fatalf("indexes: %v, %v", names, err)
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
 	}
-	return strings.Join(names, " ")
+	return got
 }
 
 // projected seeds the log with orders random orders, lets every projection apply it, stops them
@@ -354,17 +364,9 @@ func testRebuildAfterIndexesChanged(t *testing.T, keepKeys bool) {
 		t.Fatal("interrupted rebuild: no error")
 	}
 	indexes := func() []string {
-		rows, err := e.pool.Query(timeout(t, 5*time.Second), `SELECT indexdef || coalesce(' (' || (SELECT contype::text FROM pg_constraint
+		return e.strings(t, `SELECT indexdef || coalesce(' (' || (SELECT contype::text FROM pg_constraint
     WHERE conname = indexname AND conrelid = 'rm_audit_log'::regclass) || ')', '') FROM pg_indexes
 WHERE tablename = 'rm_audit_log' AND schemaname = current_schema() ORDER BY 1`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return names
 	}
 	for _, migrate := range []string{`DROP INDEX rm_audit_log_type_idx`, `CREATE INDEX rm_audit_log_command_idx ON rm_audit_log (command)`,
 		`ALTER TABLE rm_audit_log DROP CONSTRAINT rm_audit_log_old_key`,
@@ -409,16 +411,8 @@ func TestRebuildDefersKeys(t *testing.T) {
 	e := newEnv(t)
 	live := e.projected(t, rand.New(rand.NewPCG(25, 26)), 30)
 	keys := func() []string {
-		rows, err := e.pool.Query(timeout(t, 5*time.Second), `SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+		return e.strings(t, `SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
 WHERE conrelid = 'rm_audit_log'::regclass AND contype IN ('p', 'u') ORDER BY 1`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got
 	}
 	want := keys()
 	if len(want) != 1 {
