@@ -19,6 +19,11 @@
 // they have already applied (each keeps the last version per order), which makes a checkpoint that
 // is behind its data harmless; a version gap fails the batch instead of being papered over.
 //
+// A live batch's transaction commits with synchronous_commit off: its commit does not wait for the
+// disk. A crash of the server can then lose the last batches committed, each whole, with its
+// checkpoint, and the projector applies them again from the log, which is durable. Readers may see
+// a read model step back to an older position after such a crash, until it catches up again.
+//
 // Projections fold a batch in memory and write each row once per batch, counters as increments, with
 // one statement per table (the rows as one JSON array, see queueRows), so a batch of 500 events, or
 // of 10,000 in a rebuild, costs a handful of statements in one round trip.

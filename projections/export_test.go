@@ -61,3 +61,6 @@ func NewLogWindow(ctx context.Context, store eventstore.LogReader, keep int) (*L
 	go l.run(ctx)
 	return l, nil
 }
+
+// AsyncCommit is asyncCommit, for the test that every batch commits asynchronously.
+const AsyncCommit = asyncCommit

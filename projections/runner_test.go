@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/eventstore"
@@ -565,6 +566,69 @@ type countSpy struct {
 func (s *countSpy) CountEvents(ctx context.Context, after, upTo eventstore.Position, limit int64) (int64, error) {
 	s.counts.Add(1)
 	return s.Store.CountEvents(ctx, after, upTo, limit)
+}
+
+// batchRecorder records the statements of every pipelined batch sent through a pool.
+type batchRecorder struct {
+	mu      sync.Mutex
+	batches [][]string
+}
+
+func (r *batchRecorder) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+
+func (r *batchRecorder) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (r *batchRecorder) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
+	var sqls []string
+	for _, q := range data.Batch.QueuedQueries {
+		sqls = append(sqls, q.SQL)
+	}
+	r.mu.Lock()
+	r.batches = append(r.batches, sqls)
+	r.mu.Unlock()
+	return ctx
+}
+
+func (r *batchRecorder) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (r *batchRecorder) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// TestBatchesCommitAsynchronously: the pipelined statements that move a batch's checkpoint also turn
+// synchronous_commit off for the batch's transaction (projections.AsyncCommit), so that its commit
+// does not wait for a WAL flush, at no extra round trip.
+func TestBatchesCommitAsynchronously(t *testing.T) {
+	e := newEnv(t)
+	e.seed(t, rand.New(rand.NewPCG(11, 12)), 3)
+	rec := &batchRecorder{}
+	cfg, err := pgxpool.ParseConfig(e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.Tracer = rec
+	pool, err := pgxpool.NewWithConfig(timeout(t, 10*time.Second), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	e.run(t, projections.Config{DB: pool, BatchSize: 5})
+	projectiontest.WaitCaughtUp(t, e.pool, e.pool, 10*time.Second, allNames()...)
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	checkpoints := 0
+	for _, b := range rec.batches {
+		if !strings.Contains(strings.Join(b, "\n"), "UPDATE projection_checkpoints") {
+			continue
+		}
+		checkpoints++
+		if !slices.Contains(b, projections.AsyncCommit) {
+			t.Errorf("a checkpoint's batch without %q:\n%s", projections.AsyncCommit, strings.Join(b, "\n"))
+		}
+	}
+	if checkpoints < len(allNames()) {
+		t.Errorf("%d batches moved a checkpoint, want at least one per projection", checkpoints)
+	}
 }
 
 // TestCatchUpPacesLagCounts: a projection catching up counts the events left at most once a second,

@@ -15,6 +15,8 @@
 #
 # Root cannot run initdb or postgres, so as root both run as the `postgres` user via runuser. The server
 # is tuned for throwaway data (fsync off etc.): never point PG_LOCAL_DATA_DIR at data you care about.
+# PG_LOCAL_DURABLE=1 keeps PostgreSQL's stock durability instead (fsync, synchronous_commit and
+# full_page_writes on), for benchmarks whose figures should hold for a server that keeps its commits.
 #
 # The functions keep to `set -euo pipefail` but set no shell options and install no traps: that is the
 # caller's business.
@@ -146,7 +148,8 @@ pg_local_start() {
 
 	# Another server (or a parallel run of this script) may take the port between our check and the
 	# bind, so a failed bind moves on to the next port instead of failing the run.
-	local log=$dir/server.log port=54319 pid="" deadline
+	local log=$dir/server.log port=54319 pid="" deadline durability=()
+	[[ ${PG_LOCAL_DURABLE:-} == 1 ]] || durability=(-c fsync=off -c synchronous_commit=off -c full_page_writes=off)
 	while [[ -z $pid ]]; do
 		port=$((port + 1))
 		while ((port < 54420)) && ! _pg_local_port_free "$port"; do port=$((port + 1)); done
@@ -158,8 +161,7 @@ pg_local_start() {
 		# setsid: a Ctrl-C in the terminal goes to the foreground process group; the server must not
 		# stop before the services using it have shut down. The caller's trap stops it by PID.
 		_pg_local_as_owner setsid "$bindir/postgres" -D "$data" -k "$dir/sock" -h 127.0.0.1 -p "$port" \
-			-c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-			-c max_connections=300 -c shared_buffers=128MB \
+			"${durability[@]}" -c max_connections=300 -c shared_buffers=128MB \
 			>"$log" 2>&1 </dev/null &
 		_PG_LOCAL_RUNNER=$!
 		deadline=$((SECONDS + 30))
