@@ -27,8 +27,10 @@ type positionReader interface {
 
 // Broker lets requests wait until a projection has reached a position in the log. One Broker per
 // process holds one connection that LISTENs on [Channel] and fans each notification out to the
-// waiters of its projection; waiting costs no query beyond one checkpoint read, however long it is,
-// and none for a position that a notification has already reported.
+// waiters of its projection. While it listens, waiting costs no query, however long it is: the
+// Broker knows where each projection is from its last resync and the notifications since. Only a
+// wait for a projection it does not know yet reads the checkpoint once, and a wait that times out
+// reads it before it gives up.
 //
 // The alternatives lose: polling the checkpoint per waiting request multiplies queries by requests
 // and still answers late by half the interval; a LISTEN connection per request would exhaust the
@@ -58,7 +60,7 @@ type waiter struct {
 	want    eventstore.Position
 	seen    eventstore.Position // the last position notified, guarded by Broker.mu
 	reached chan struct{}       // closed once seen >= want
-	blocked bool                // read the checkpoint and now waits for a notification, guarded by Broker.mu
+	blocked bool                // now waits for a notification, guarded by Broker.mu
 }
 
 // BrokerOptions tune a Broker. The zero value is usable.
@@ -105,23 +107,26 @@ func NewBroker(connString string, positions positionReader, opts BrokerOptions) 
 // after that it returns an error wrapping ErrNotReached, with the last position it knows. It returns
 // ctx's error when ctx ends first, and the Store's errors when the checkpoint cannot be read.
 func (b *Broker) Wait(ctx context.Context, projection string, want eventstore.Position, patience time.Duration) (eventstore.Position, error) {
-	// A position already notified needs no checkpoint read: that read was the second query of every
-	// GET with X-Min-Position, most of which ask for a position the projector has just reported.
-	if pos, ok := b.reached(projection, want); ok {
+	w := &waiter{want: want, reached: make(chan struct{})}
+	pos, reached, known := b.register(projection, w)
+	if reached {
 		return pos, nil
 	}
-	w := &waiter{want: want, reached: make(chan struct{})}
-	b.add(projection, w)
 	defer b.remove(projection, w)
 
-	// Read after registering, so that no progress falls between the two: a notification sent after
-	// the registration wakes w; one sent before it is in the checkpoint read here.
-	pos, err := b.positions.Checkpoint(ctx, projection)
-	if err != nil {
-		return pos, err
-	}
-	if pos.Compare(want) >= 0 {
-		return pos, nil
+	// While the Broker listens, a projection it knows is exactly where the resync and the
+	// notifications since put it, give or take a notification on its way: waiting for that costs
+	// less than a query, which was the second of every GET with X-Min-Position. Otherwise read
+	// the checkpoint, after registering, so that no progress falls between the two: a notification
+	// sent after the registration wakes w; one sent before it is in the checkpoint read here.
+	if !known {
+		var err error
+		if pos, err = b.positions.Checkpoint(ctx, projection); err != nil {
+			return pos, err
+		}
+		if pos.Compare(want) >= 0 {
+			return pos, nil
+		}
 	}
 	b.block(w)
 
@@ -133,6 +138,16 @@ func (b *Broker) Wait(ctx context.Context, projection string, want eventstore.Po
 	case <-timer.C:
 		if seen := b.seen(w); seen.Compare(pos) > 0 {
 			pos = seen
+		}
+		// One read before giving up, should a move of the checkpoint have gone unnotified; what it
+		// finds is known from then on, to every wait.
+		if known {
+			if read, err := b.positions.Checkpoint(ctx, projection); err == nil && read.Compare(pos) > 0 {
+				b.advance(projection, read)
+				if pos = read; pos.Compare(want) >= 0 {
+					return pos, nil
+				}
+			}
 		}
 		return pos, fmt.Errorf("%w: %s is at %s after %v, want %s", ErrNotReached, projection, pos, patience, want)
 	case <-ctx.Done():
@@ -150,8 +165,8 @@ func (b *Broker) Ready(context.Context) error {
 	return nil
 }
 
-// Waiting returns how many waits have read the checkpoint without finding their position there and
-// now wait for a notification.
+// Waiting returns how many waits now wait for a notification: past their checkpoint read, when they
+// needed one.
 func (b *Broker) Waiting() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -266,13 +281,25 @@ func (b *Broker) dispatch(payload string) {
 	b.advance(name, pos)
 }
 
-// reached returns the known position of projection if the Broker is listening and it is at want or
-// later.
-func (b *Broker) reached(projection string, want eventstore.Position) (eventstore.Position, bool) {
+// register adds w to the waiters of projection unless the Broker, listening, knows that projection
+// has reached w.want: then it reports reached, with the known position. known reports whether the
+// Broker listens and knows where projection is (pos), which a caller may then trust instead of
+// reading the checkpoint. Checking and adding under one lock leaves no gap for a notification.
+func (b *Broker) register(projection string, w *waiter) (pos eventstore.Position, reached, known bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	pos, ok := b.known[projection]
-	return pos, ok && b.listening && pos.Compare(want) >= 0
+	pos, known = b.known[projection]
+	known = known && b.listening
+	if known && pos.Compare(w.want) >= 0 {
+		return pos, true, true
+	}
+	set := b.waiters[projection]
+	if set == nil {
+		set = make(map[*waiter]struct{})
+		b.waiters[projection] = set
+	}
+	set[w] = struct{}{}
+	return pos, false, known
 }
 
 // advance records that projection is at pos and wakes its waiters for positions up to pos.
@@ -289,17 +316,6 @@ func (b *Broker) advance(projection string, pos eventstore.Position) {
 			delete(b.waiters[projection], w)
 		}
 	}
-}
-
-func (b *Broker) add(projection string, w *waiter) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	set := b.waiters[projection]
-	if set == nil {
-		set = make(map[*waiter]struct{})
-		b.waiters[projection] = set
-	}
-	set[w] = struct{}{}
 }
 
 func (b *Broker) remove(projection string, w *waiter) {

@@ -161,8 +161,10 @@ func TestBrokerWakesWaiters(t *testing.T) {
 	}
 }
 
-// TestBrokerKnowsNotifiedPositions: a wait for a position that a notification has already reported
-// returns at once, without reading the checkpoint; a wait for a later one still reads it.
+// TestBrokerKnowsNotifiedPositions: while the Broker listens, a projection it knows needs no
+// checkpoint read: a wait for a position already notified returns at once, and one for a later
+// position waits for its notification. Only a wait that times out reads the checkpoint, once, and
+// finds a move that was not notified; a projection the Broker does not know is read at once.
 func TestBrokerKnowsNotifiedPositions(t *testing.T) {
 	f := newFixture(t)
 	f.setCheckpoint("orders", "1:0")
@@ -178,18 +180,34 @@ func TestBrokerKnowsNotifiedPositions(t *testing.T) {
 			t.Errorf("Wait for %s = %v, %v; want 5:0", want, pos, err)
 		}
 	}
+	later := f.waitLater("orders", "6:0", time.Minute)
+	f.setCheckpoint("orders", "6:0")
+	f.notify("orders:6:0")
+	if r := <-later; r.err != nil || r.pos.String() != "6:0" {
+		t.Errorf("Wait for 6:0 = %v, %v; want 6:0", r.pos, r.err)
+	}
 	if n := f.reads.Load() - reads; n != 0 {
-		t.Errorf("waits for notified positions read the checkpoint %d times", n)
+		t.Errorf("waits for a known projection read the checkpoint %d times", n)
 	}
-	if _, err := f.broker.Wait(t.Context(), "orders", eventstore.Position{Commit: 6}, 10*time.Millisecond); !errors.Is(err, readmodel.ErrNotReached) {
-		t.Errorf("Wait for 6:0 = %v, want ErrNotReached", err)
+
+	f.setCheckpoint("orders", "7:0") // not notified
+	if pos, err := f.broker.Wait(t.Context(), "orders", eventstore.Position{Commit: 7}, 10*time.Millisecond); err != nil || pos.String() != "7:0" {
+		t.Errorf("Wait for 7:0, moved without a notification = %v, %v; want 7:0 from the read at the bound", pos, err)
 	}
-	if n := f.reads.Load() - reads; n != 1 {
-		t.Errorf("a wait for a position not notified read the checkpoint %d times, want once", n)
+	if pos, err := f.broker.Wait(t.Context(), "orders", eventstore.Position{Commit: 8}, 10*time.Millisecond); !errors.Is(err, readmodel.ErrNotReached) || pos.String() != "7:0" {
+		t.Errorf("Wait for 8:0 = %v, %v; want ErrNotReached at 7:0", pos, err)
 	}
-	// Another projection's progress tells nothing about this one.
+	if n := f.reads.Load() - reads; n != 2 {
+		t.Errorf("two waits that timed out read the checkpoint %d times, want once each", n)
+	}
+	// Another projection's progress tells nothing about this one: a projection the Broker does
+	// not know is read.
+	reads = f.reads.Load()
 	if _, err := f.broker.Wait(t.Context(), "daily_sales", eventstore.Position{Commit: 1}, 10*time.Millisecond); !errors.Is(err, readmodel.ErrNotReached) {
 		t.Errorf("Wait for daily_sales = %v, want ErrNotReached", err)
+	}
+	if n := f.reads.Load() - reads; n != 1 {
+		t.Errorf("a wait for a projection the Broker does not know read the checkpoint %d times, want once", n)
 	}
 }
 
