@@ -20,9 +20,10 @@
 // is behind its data harmless; a version gap fails the batch instead of being papered over.
 //
 // A live batch's transaction commits with synchronous_commit off: its commit does not wait for the
-// disk. A crash of the server can then lose the last batches committed, each whole, with its
-// checkpoint, and the projector applies them again from the log, which is durable. Readers may see
-// a read model step back to an older position after such a crash, until it catches up again.
+// disk, nor for a synchronous standby. A crash of the server, or a failover, can then lose the last
+// batches committed, each whole, with its checkpoint, and the projector applies them again from the
+// log, whose appends commit synchronously. Readers may see a read model step back to an older
+// position after such a crash, even one already notified, until it catches up again.
 //
 // Projections fold a batch in memory and write each row once per batch, counters as increments, with
 // one statement per table (the rows as one JSON array, see queueRows), so a batch of 500 events, or

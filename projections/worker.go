@@ -565,15 +565,16 @@ WHERE name = $1 AND position = $6`, w.name, last.Position.String(), int64(last.P
 	return nil
 }
 
-// asyncCommit lets a batch's transaction commit without waiting for its WAL to be flushed to disk.
-// A read model is derived from the log, and a batch commits its checkpoint with its rows: a crash of
-// the server may lose the last batches committed, up to wal_writer_delay times three (600 ms by
-// default), but only whole, with their checkpoint, and the projector applies them again from the
-// log. Nothing is lost but time; in exchange, a batch's commit no longer waits for a disk flush,
-// which on a durable server was the larger part of a small batch's time. The events themselves are
-// appended with the server's own synchronous_commit. One consequence for readers: after such a
-// crash, a read model can briefly show an older position than it did before, until the projector
-// has applied those events again.
+// asyncCommit lets a batch's transaction commit without waiting for its WAL to be flushed to disk
+// (or, with synchronous replication, for a standby). A read model is derived from the log, and a
+// batch commits its checkpoint with its rows: a crash of the server may lose the last batches
+// committed (up to wal_writer_delay times three, 600 ms by default; on a failover, what the standby
+// had not received), but only whole, with their checkpoint, and the projector applies them again
+// from the log. That assumes the log itself is durable: the event store's appends keep the server's
+// synchronous_commit. Nothing is lost but time; in exchange, a batch's commit no longer waits for a
+// disk flush, which on a durable server was the larger part of a small batch's time. Readers may see
+// a read model step back to an older position after such a crash, even one already notified; the
+// query API checks what it reads against the position a request asks for.
 const asyncCommit = `SET LOCAL synchronous_commit = off`
 
 // statusSQL writes a healthy status: it clears the error of an earlier failure.

@@ -77,7 +77,9 @@ func (h *handlers) auditLog(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	setPosition(c, pos)
+	if err := served(c, cons, pos); err != nil {
+		return err
+	}
 	body := auditList{Entries: page.Entries}
 	if page.More {
 		last := page.Entries[len(page.Entries)-1]

@@ -2,6 +2,7 @@ package queryapi
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -84,6 +85,19 @@ func (h *handlers) await(c echo.Context, cons consistency, projection string) er
 		setPosition(c, pos)
 	}
 	return err
+}
+
+// served sets X-Projection-Position to pos, the position a read found its data at, and checks it
+// against the position the request asked for. The broker's word that the projection got there is not
+// enough: projections commit asynchronously, so after a crash of the database server a read model can
+// step back behind positions already notified, and until the broker hears of it (its connection
+// ends, or a wait reaches its bound) a request must get a 503, not older data as if it were newer.
+func served(c echo.Context, cons consistency, pos eventstore.Position) error {
+	setPosition(c, pos)
+	if cons.wait && pos.Compare(cons.min) < 0 {
+		return fmt.Errorf("%w: the read model is at %s, want %s", readmodel.ErrNotReached, pos, cons.min)
+	}
+	return nil
 }
 
 // setPosition sets X-Projection-Position.

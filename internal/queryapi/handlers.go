@@ -62,14 +62,18 @@ func (h *handlers) getOrder(c echo.Context) error {
 	order, pos, err := h.orders.get(c.Request().Context(), id, cons.min)
 	if err != nil {
 		if errors.Is(err, domain.ErrOrderNotFound) {
-			setPosition(c, pos)
+			if err := served(c, cons, pos); err != nil {
+				return err // not found, but at a position older than the one asked for
+			}
 		}
 		return err
 	}
 	if err := auth.FromContext(c.Request().Context()).CheckOwner(order.customerID); err != nil {
 		return err
 	}
-	setPosition(c, pos)
+	if err := served(c, cons, pos); err != nil {
+		return err
+	}
 	hdr := c.Response().Header()
 	hdr.Set("ETag", order.etag)
 	// Caches may keep the order but must ask again before using it: it changes at any time.
@@ -132,7 +136,9 @@ func (h *handlers) listOrders(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	setPosition(c, pos)
+	if err := served(c, cons, pos); err != nil {
+		return err
+	}
 	body := orderList{Orders: page.Orders}
 	if page.More {
 		last := page.Orders[len(page.Orders)-1]
@@ -165,11 +171,15 @@ func (h *handlers) customerSummary(c echo.Context) error {
 	summary, pos, err := h.read.CustomerSummary(c.Request().Context(), string(id))
 	if err != nil {
 		if errors.Is(err, readmodel.ErrCustomerNotFound) {
-			setPosition(c, pos)
+			if err := served(c, cons, pos); err != nil {
+				return err
+			}
 		}
 		return err
 	}
-	setPosition(c, pos)
+	if err := served(c, cons, pos); err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, summary)
 }
 
@@ -205,7 +215,9 @@ func (h *handlers) dailySales(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	setPosition(c, pos)
+	if err := served(c, cons, pos); err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, salesList{Sales: sales})
 }
 

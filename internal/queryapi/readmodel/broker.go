@@ -49,10 +49,17 @@ type Broker struct {
 	mu        sync.Mutex
 	waiters   map[string]map[*waiter]struct{} // by projection
 	listening bool
-	// known is the furthest position of each projection that the last resync read or a notification
-	// since brought. A checkpoint only moves forward and notifies each move in its transaction, so
-	// while the Broker listens, a projection is at least at its known position.
+	// known is the furthest position of each projection that the last resync read or, since, a
+	// notification or a wait's read at its bound brought. A checkpoint notifies each move in its
+	// transaction and moves forward, but for a restore or a crash of the server (projections commit
+	// asynchronously, so a crash can take back batches already notified): a restore ends every
+	// connection, and so does a crash of the server process, but a crash of its host may leave this
+	// one open until its next ping. Handlers therefore check what a read found against the position
+	// asked for, rather than trust known alone.
 	known map[string]eventstore.Position
+	// epoch counts the times the Broker stopped listening: a read begun in one epoch must not feed
+	// known in a later one, whose resync may have found the checkpoint moved back.
+	epoch uint64
 }
 
 // waiter is one request waiting for a projection to reach want.
@@ -105,10 +112,10 @@ func NewBroker(connString string, positions positionReader, opts BrokerOptions) 
 
 // Wait returns once projection has reached want, with its position then. It waits at most patience:
 // after that it returns an error wrapping ErrNotReached, with the last position it knows. It returns
-// ctx's error when ctx ends first, and the Store's errors when the checkpoint cannot be read.
+// ctx's error when ctx ends first, and the Store's errors when a checkpoint read it needs fails.
 func (b *Broker) Wait(ctx context.Context, projection string, want eventstore.Position, patience time.Duration) (eventstore.Position, error) {
 	w := &waiter{want: want, reached: make(chan struct{})}
-	pos, reached, known := b.register(projection, w)
+	pos, reached, known, epoch := b.register(projection, w)
 	if reached {
 		return pos, nil
 	}
@@ -142,12 +149,15 @@ func (b *Broker) Wait(ctx context.Context, projection string, want eventstore.Po
 		// One read before giving up, should a move of the checkpoint have gone unnotified; what it
 		// finds is known from then on, to every wait.
 		if known {
-			if read, err := b.positions.Checkpoint(ctx, projection); err == nil && read.Compare(pos) > 0 {
-				b.advance(projection, read)
-				if pos = read; pos.Compare(want) >= 0 {
-					return pos, nil
-				}
+			read, err := b.positions.Checkpoint(ctx, projection)
+			if err != nil {
+				return pos, err
 			}
+			b.advanceIn(epoch, projection, read)
+			if read.Compare(want) >= 0 {
+				return read, nil
+			}
+			pos = read
 		}
 		return pos, fmt.Errorf("%w: %s is at %s after %v, want %s", ErrNotReached, projection, pos, patience, want)
 	case <-ctx.Done():
@@ -254,8 +264,9 @@ func (b *Broker) listen(ctx context.Context) (connected bool, err error) {
 }
 
 // resync wakes the waiters whose projection reached their position while no connection listened.
-// The checkpoints it reads replace the known positions rather than add to them: a checkpoint can
-// move back in one way, a restore of the database, and that ends every connection.
+// The checkpoints it reads replace the known positions rather than add to them: a checkpoint moves
+// back after a restore of the database or a crash of the server (see known), and both end the
+// connection, if only at the next ping.
 func (b *Broker) resync(ctx context.Context) error {
 	positions, err := b.positions.Checkpoints(ctx)
 	if err != nil {
@@ -285,13 +296,13 @@ func (b *Broker) dispatch(payload string) {
 // has reached w.want: then it reports reached, with the known position. known reports whether the
 // Broker listens and knows where projection is (pos), which a caller may then trust instead of
 // reading the checkpoint. Checking and adding under one lock leaves no gap for a notification.
-func (b *Broker) register(projection string, w *waiter) (pos eventstore.Position, reached, known bool) {
+func (b *Broker) register(projection string, w *waiter) (pos eventstore.Position, reached, known bool, epoch uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	pos, known = b.known[projection]
 	known = known && b.listening
 	if known && pos.Compare(w.want) >= 0 {
-		return pos, true, true
+		return pos, true, true, b.epoch
 	}
 	set := b.waiters[projection]
 	if set == nil {
@@ -299,13 +310,27 @@ func (b *Broker) register(projection string, w *waiter) (pos eventstore.Position
 		b.waiters[projection] = set
 	}
 	set[w] = struct{}{}
-	return pos, false, known
+	return pos, false, known, b.epoch
 }
 
 // advance records that projection is at pos and wakes its waiters for positions up to pos.
 func (b *Broker) advance(projection string, pos eventstore.Position) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.advanceLocked(projection, pos)
+}
+
+// advanceIn is advance for a position read in epoch: it is dropped if the Broker has stopped
+// listening since, for the resync after that knows better.
+func (b *Broker) advanceIn(epoch uint64, projection string, pos eventstore.Position) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.epoch == epoch && b.listening {
+		b.advanceLocked(projection, pos)
+	}
+}
+
+func (b *Broker) advanceLocked(projection string, pos eventstore.Position) {
 	if pos.Compare(b.known[projection]) > 0 {
 		b.known[projection] = pos
 	}
@@ -342,5 +367,8 @@ func (b *Broker) seen(w *waiter) eventstore.Position {
 func (b *Broker) setListening(v bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.listening && !v {
+		b.epoch++
+	}
 	b.listening = v
 }
