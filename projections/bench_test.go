@@ -5,11 +5,16 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/orderflow/orderflow/eventstore"
 	"github.com/orderflow/orderflow/internal/ordergen"
 	"github.com/orderflow/orderflow/projections"
 )
@@ -85,4 +90,76 @@ func envCount(b *testing.B, name string, def int) int {
 		b.Fatalf("%s=%q: want a positive number", name, s)
 	}
 	return n
+}
+
+// BenchmarkLiveBatch measures what a live batch of one event costs each projection: the time from
+// its events in hand to its checkpoint committed (ns/op), and its ratio to a round trip to the
+// server, a `SELECT 1` timed in the same run on the same pool (the median of 2,000). Live traffic at
+// a low rate brings batches of one event, and what they cost is mostly round trips.
+//
+//	make test ARGS='-run=NONE -bench=LiveBatch ./projections/'
+func BenchmarkLiveBatch(b *testing.B) {
+	e := newEnv(b)
+	if _, err := ordergen.Preload(timeout(b, time.Minute), e.pool, rand.New(rand.NewPCG(3, 4)), 5000, time.Now().Add(-time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	log, err := e.store.ReadAll(timeout(b, time.Minute), eventstore.Position{}, 10_000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rtt := roundTrip(b, e.pool)
+	b.Logf("%d events; a round trip (SELECT 1) takes %s", len(log), rtt)
+	for _, p := range projections.All() {
+		b.Run(p.Name(), func(b *testing.B) {
+			commit, err := projections.BatchCommitter(projections.Config{Store: e.store, DB: e.pool}, p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			next, from := len(log), eventstore.Position{}
+			for b.Loop() {
+				if next == len(log) {
+					b.StopTimer()
+					resetProjection(b, e.pool, p)
+					next, from = 0, eventstore.Position{}
+					b.StartTimer()
+				}
+				if err := commit(timeout(b, 10*time.Second), from, log[next:next+1]); err != nil {
+					b.Fatal(err)
+				}
+				from = log[next].Position
+				next++
+			}
+			b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(rtt), "ratio-to-round-trip")
+		})
+	}
+}
+
+// roundTrip is the median time of a `SELECT 1` through pool.
+func roundTrip(b *testing.B, pool *pgxpool.Pool) time.Duration {
+	times := make([]time.Duration, 2000)
+	for i := range times {
+		start := time.Now()
+		if _, err := pool.Exec(timeout(b, 5*time.Second), `SELECT 1`); err != nil {
+			b.Fatal(err)
+		}
+		times[i] = time.Since(start)
+	}
+	slices.Sort(times)
+	return times[len(times)/2]
+}
+
+// resetProjection empties p's tables and puts its checkpoint at the start of the log.
+func resetProjection(b *testing.B, pool *pgxpool.Pool, p projections.Projection) {
+	ctx := timeout(b, time.Minute)
+	tables := make([]string, len(p.Tables()))
+	for i, t := range p.Tables() {
+		tables[i] = pgx.Identifier{t}.Sanitize()
+	}
+	if _, err := pool.Exec(ctx, `TRUNCATE `+strings.Join(tables, ", ")); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO projection_checkpoints (name, schema_version) VALUES ($1, $2)
+ON CONFLICT (name) DO UPDATE SET position = '0:0', commit_pos = 0, prepare_pos = 0`, p.Name(), p.SchemaVersion()); err != nil {
+		b.Fatal(err)
+	}
 }

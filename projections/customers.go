@@ -71,14 +71,14 @@ type paidKey struct{ customer, currency string }
 
 // Apply folds the batch into per-order state and per-customer deltas, then writes each touched row
 // once. Summaries are written as increments (count = count + delta), so they need not be read first.
-func (CustomerSummary) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedEvent) error {
+func (CustomerSummary) Apply(ctx context.Context, db Querier, batch []eventstore.RecordedEvent, w *Writes) error {
 	events, err := decodeOrderEvents(batch)
 	if err != nil || len(events) == 0 {
 		return err
 	}
 	ids := touched(events)
 	orders := make(map[uuid.UUID]*customerOrder, len(ids))
-	rows, err := tx.Query(ctx, `SELECT order_id, customer_id, status, currency, version
+	rows, err := db.Query(ctx, `SELECT order_id, customer_id, status, currency, version
 FROM rm_customer_orders WHERE order_id = ANY($1)`, binaryIDs(ids))
 	if err != nil {
 		return fmt.Errorf("load customer orders: %w", err)
@@ -219,11 +219,10 @@ FROM rm_customer_orders WHERE order_id = ANY($1)`, binaryIDs(ids))
 	for _, k := range paidKeys {
 		paidRows = append(paidRows, paidRow{k.customer, k.currency, paid[k]})
 	}
-	var b pgx.Batch
-	err = errors.Join(
-		queueRows(&b, "rm_customer_orders", "order_id, customer_id, status, currency, version", orderRows,
+	return errors.Join(
+		queueRows(w, "rm_customer_orders", "order_id, customer_id, status, currency, version", orderRows,
 			`ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, version = excluded.version`),
-		queueRows(&b, "rm_customer_summaries",
+		queueRows(w, "rm_customer_summaries",
 			"customer_id, orders_total, draft, placed, paid, shipped, delivered, cancelled, updated_at", summaryRows,
 			`ON CONFLICT (customer_id) DO UPDATE SET
     orders_total = rm_customer_summaries.orders_total + excluded.orders_total,
@@ -231,14 +230,7 @@ FROM rm_customer_orders WHERE order_id = ANY($1)`, binaryIDs(ids))
     paid = rm_customer_summaries.paid + excluded.paid, shipped = rm_customer_summaries.shipped + excluded.shipped,
     delivered = rm_customer_summaries.delivered + excluded.delivered,
     cancelled = rm_customer_summaries.cancelled + excluded.cancelled, updated_at = excluded.updated_at`),
-		queueRows(&b, "rm_customer_paid", "customer_id, currency, paid_cents", paidRows,
+		queueRows(w, "rm_customer_paid", "customer_id, currency, paid_cents", paidRows,
 			`ON CONFLICT (customer_id, currency) DO UPDATE SET paid_cents = rm_customer_paid.paid_cents + excluded.paid_cents`),
 	)
-	if err != nil {
-		return err
-	}
-	if err := sendBatch(ctx, tx, &b); err != nil {
-		return fmt.Errorf("write customer summaries: %w", err)
-	}
-	return nil
 }

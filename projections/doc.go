@@ -27,7 +27,9 @@
 //
 // Projections fold a batch in memory and write each row once per batch, counters as increments, with
 // one statement per table (the rows as one JSON array, see queueRows), so a batch of 500 events, or
-// of 10,000 in a rebuild, costs a handful of statements in one round trip.
+// of 10,000 in a rebuild, costs a handful of statements. A projection reads what it needs before the
+// batch's transaction, and hands its writes back (Writes): a live batch's transaction, from BEGIN to
+// COMMIT with the checkpoint's move, goes to the server in one pipeline, one round trip.
 //
 // # Waking up
 //
@@ -59,8 +61,9 @@
 //
 // Any number of projector processes may run; each projection is run by one of them at a time, the
 // holder of a PostgreSQL advisory lock (see lock.go), and another takes over within about LockRetry
-// when the owner dies. Every batch also locks its checkpoint row and checks that it has not moved,
-// so two processes can never both apply an event, even in the moment of a take-over.
+// when the owner dies. Every batch also moves its checkpoint only from where it read the batch
+// (projection_advance, which fails the transaction otherwise), so two processes can never both
+// apply an event, even in the moment of a take-over.
 //
 // # Progress
 //

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orderflow/orderflow/domain"
@@ -190,7 +189,7 @@ func (f *faulty) failOn(id uuid.UUID) {
 	f.bad = id
 }
 
-func (f *faulty) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedEvent) error {
+func (f *faulty) Apply(ctx context.Context, db projections.Querier, batch []eventstore.RecordedEvent, w *projections.Writes) error {
 	f.mu.Lock()
 	bad := f.bad
 	f.mu.Unlock()
@@ -199,5 +198,5 @@ func (f *faulty) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.Record
 			return errPoison
 		}
 	}
-	return f.Projection.Apply(ctx, tx, batch)
+	return f.Projection.Apply(ctx, db, batch, w)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/eventstore"
@@ -18,11 +19,37 @@ var ErrFenced = errFenced
 // CommitBatch applies events, which follow from, to p and moves p's checkpoint in one transaction, as
 // p's owner does with each batch.
 func CommitBatch(ctx context.Context, cfg Config, p Projection, from eventstore.Position, events []eventstore.RecordedEvent) error {
-	w, err := testWorker(cfg, p)
+	commit, err := BatchCommitter(cfg, p)
 	if err != nil {
 		return err
 	}
-	return w.commit(ctx, from, events, progress{state: StateRunning, head: events[len(events)-1].Position})
+	return commit(ctx, from, events)
+}
+
+// BatchCommitter returns CommitBatch for p, with one worker for all its calls.
+func BatchCommitter(cfg Config, p Projection) (func(ctx context.Context, from eventstore.Position, events []eventstore.RecordedEvent) error, error) {
+	w, err := testWorker(cfg, p)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, from eventstore.Position, events []eventstore.RecordedEvent) error {
+		return w.commit(ctx, from, events, progress{state: StateRunning, head: events[len(events)-1].Position})
+	}, nil
+}
+
+// ApplyIn applies events to p in tx, as a rebuild's batch does, without moving a checkpoint.
+func ApplyIn(ctx context.Context, tx pgx.Tx, p Projection, events []eventstore.RecordedEvent) error {
+	var w Writes
+	if err := p.Apply(ctx, tx, events, &w); err != nil {
+		return err
+	}
+	for _, c := range w.copies {
+		if err := c(ctx, tx); err != nil {
+			return err
+		}
+	}
+	_, err := pipeline(ctx, tx, w.stmts)
+	return err
 }
 
 // Step reads the batch after from and applies it to p, as p's owner does, and returns the number of

@@ -114,13 +114,13 @@ type orderState struct {
 
 // Apply folds the batch per order in memory, starting from the rows as stored, and then writes each
 // changed order and line once: a busy order costs one upsert per batch, not one per event.
-func (Orders) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedEvent) error {
+func (Orders) Apply(ctx context.Context, db Querier, batch []eventstore.RecordedEvent, w *Writes) error {
 	events, err := decodeOrderEvents(batch)
 	if err != nil || len(events) == 0 {
 		return err
 	}
 	ids := touched(events)
-	orders, err := loadOrders(ctx, tx, ids)
+	orders, err := loadOrders(ctx, db, ids)
 	if err != nil {
 		return err
 	}
@@ -177,15 +177,14 @@ func (Orders) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedE
 			}
 		}
 	}
-	// The projection's advisory lock makes this transaction the only writer of the tables, so rows that
-	// were not there when the batch began are not there now. In the moment of a take-over a second owner
+	// The projection's advisory lock makes this process the only writer of the tables, so rows that
+	// were not there when the batch read them are not there now. In the moment of a take-over a second owner
 	// may write them first: COPY then fails on the key, and the batch fails, to be fenced off by the
 	// checkpoint (see worker.step).
 	if len(created) < copyFrom {
 		rows, items, created, newItems = append(rows, created...), append(items, newItems...), nil, nil
 	}
-	var b pgx.Batch
-	if err := queueRows(&b, "rm_orders", orderColumns, rows, upsertOrderTail); err != nil {
+	if err := queueRows(w, "rm_orders", orderColumns, rows, upsertOrderTail); err != nil {
 		return err
 	}
 	if len(removed) > 0 {
@@ -193,26 +192,26 @@ func (Orders) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedE
 		if err != nil {
 			return fmt.Errorf("encode removed lines: %w", err)
 		}
-		b.Queue(`DELETE FROM rm_order_items i USING jsonb_to_recordset($1::jsonb) AS d(order_id uuid, sku text)
+		w.Queue(`DELETE FROM rm_order_items i USING jsonb_to_recordset($1::jsonb) AS d(order_id uuid, sku text)
 WHERE i.order_id = d.order_id AND i.sku = d.sku`, string(data))
 	}
-	if err := queueRows(&b, "rm_order_items", itemColumns, items, `ON CONFLICT (order_id, sku) DO UPDATE SET
+	if err := queueRows(w, "rm_order_items", itemColumns, items, `ON CONFLICT (order_id, sku) DO UPDATE SET
     name = excluded.name, quantity = excluded.quantity, unit_price_cents = excluded.unit_price_cents,
     line_no = excluded.line_no`); err != nil {
 		return err
 	}
-	if err := sendBatch(ctx, tx, &b); err != nil {
-		return fmt.Errorf("write orders: %w", err)
-	}
 	if len(created) == 0 {
 		return nil
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"rm_orders"}, columnList(orderColumns), copyRows(created, (*orderRow).values)); err != nil {
-		return fmt.Errorf("write new orders: %w", err)
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"rm_order_items"}, columnList(itemColumns), copyRows(newItems, (*itemRow).values)); err != nil {
-		return fmt.Errorf("write lines of new orders: %w", err)
-	}
+	w.Copy(func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"rm_orders"}, columnList(orderColumns), copyRows(created, (*orderRow).values)); err != nil {
+			return fmt.Errorf("write new orders: %w", err)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"rm_order_items"}, columnList(itemColumns), copyRows(newItems, (*itemRow).values)); err != nil {
+			return fmt.Errorf("write lines of new orders: %w", err)
+		}
+		return nil
+	})
 	return nil
 }
 
@@ -242,7 +241,7 @@ func (it *itemRow) values() []any {
 }
 
 // loadOrders reads the stored rows and lines of ids, in one round trip.
-func loadOrders(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]*orderState, error) {
+func loadOrders(ctx context.Context, db Querier, ids []uuid.UUID) (map[uuid.UUID]*orderState, error) {
 	orders := make(map[uuid.UUID]*orderState, len(ids))
 	for _, id := range ids {
 		orders[id] = &orderState{items: map[string]*itemRow{}, removed: map[string]bool{}}
@@ -270,7 +269,7 @@ func loadOrders(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]
 		}
 		return rows.Err()
 	})
-	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+	if err := db.SendBatch(ctx, &b).Close(); err != nil {
 		return nil, fmt.Errorf("load orders: %w", err)
 	}
 	return orders, nil

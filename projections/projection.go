@@ -30,11 +30,13 @@ type Projection interface {
 	// SchemaVersion is the version of the projection's tables and of how it fills them. The runner
 	// rebuilds a projection from the start of the log when it finds an older version recorded.
 	SchemaVersion() int
-	// Apply writes the effect of batch, a run of events in log order, within tx. The runner commits
-	// the projection's checkpoint in the same transaction, so Apply sees every event exactly once
-	// unless a crash or a fault makes it see events again: it must skip events whose stream version
-	// it has already applied. Apply must not commit or roll back tx. Any error fails the whole batch.
-	Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedEvent) error
+	// Apply folds batch, a run of events in log order, into writes to the projection's tables. It
+	// reads what it needs of them through db, which shows them as the batches before this one left
+	// them, and queues the writes on w. The runner runs them in one transaction with the
+	// projection's checkpoint, so Apply sees every event exactly once unless a crash or a fault makes
+	// it see events again: it must skip events whose stream version it has already applied. Any
+	// error, Apply's or a write's, fails the whole batch.
+	Apply(ctx context.Context, db Querier, batch []eventstore.RecordedEvent, w *Writes) error
 	// Reset deletes everything the projection wrote.
 	Reset(ctx context.Context, tx pgx.Tx) error
 	// Tables names every table the projection writes, unqualified: a blue-green rebuild builds a
@@ -42,6 +44,32 @@ type Projection interface {
 	// Reset must name their tables unqualified, so that the search path decides which copy they write.
 	Tables() []string
 }
+
+// A Querier is what a projection's Apply reads through: a connection outside any transaction for a
+// live batch, whose writes then go in one round trip with the checkpoint's (see worker.commit); the
+// rebuild's transaction for a rebuild batch. pgx.Tx, *pgx.Conn and *pgxpool.Conn are Queriers.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// Writes are what a projection's Apply has a batch change: statements, which the runner pipelines
+// with the checkpoint's own, and copies, which cannot be pipelined and run first.
+type Writes struct {
+	stmts  []*pgx.QueuedQuery
+	copies []func(ctx context.Context, tx pgx.Tx) error
+}
+
+// Queue adds a statement. Statements run in the order queued, after every copy.
+func (w *Writes) Queue(sql string, args ...any) {
+	w.stmts = append(w.stmts, &pgx.QueuedQuery{SQL: sql, Arguments: args})
+}
+
+// Copy adds a write that needs round trips of its own, such as a COPY of many new rows. It runs in
+// the batch's transaction, before the queued statements, and must leave that transaction usable
+// when it returns no error.
+func (w *Writes) Copy(f func(ctx context.Context, tx pgx.Tx) error) { w.copies = append(w.copies, f) }
 
 // A TableCreator creates its projection's tables itself, unqualified, in the schema first on tx's
 // search path. A projection whose new schema version changes the shape of its tables implements it,
@@ -155,7 +183,7 @@ func fresh(applied int64, e orderEvent) (bool, error) {
 	}
 }
 
-// queueRows queues on b one statement that writes rows, structs whose JSON field names
+// queueRows queues on w one statement that writes rows, structs whose JSON field names
 // are table's columns, as `INSERT INTO table (columns) SELECT columns FROM the rows ... tail`, tail
 // being its ON CONFLICT clause. However many rows there are, that is one statement: the rows travel
 // as one JSON array, and jsonb_populate_recordset types them by the table's own row type. A batch of
@@ -164,7 +192,7 @@ func fresh(applied int64, e orderEvent) (bool, error) {
 // table was the alternative: faster still for huge batches, but it needs a temporary table per table
 // and connection and three round trips per table. Keys must be distinct within rows (ON CONFLICT DO
 // UPDATE cannot change a row twice in one statement); the projections fold batches so that they are.
-func queueRows[T any](b *pgx.Batch, table, columns string, rows []T, tail string) error {
+func queueRows[T any](w *Writes, table, columns string, rows []T, tail string) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -172,7 +200,7 @@ func queueRows[T any](b *pgx.Batch, table, columns string, rows []T, tail string
 	if err != nil {
 		return fmt.Errorf("encode rows of %s: %w", table, err)
 	}
-	b.Queue(`INSERT INTO `+table+` (`+columns+`)
+	w.Queue(`INSERT INTO `+table+` (`+columns+`)
 SELECT `+columns+` FROM jsonb_populate_recordset(NULL::`+table+`, $1::jsonb)
 `+tail, string(data))
 	return nil
@@ -201,12 +229,4 @@ func columnList(columns string) []string {
 		list[i] = strings.TrimSpace(c)
 	}
 	return list
-}
-
-// sendBatch runs b and checks every statement's result.
-func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
-	if b.Len() == 0 {
-		return nil
-	}
-	return tx.SendBatch(ctx, b).Close()
 }

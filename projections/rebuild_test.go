@@ -249,13 +249,13 @@ func (c *counting) DefersKeys() bool {
 	return ok && d.DefersKeys() && !c.keepKeys
 }
 
-func (c *counting) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedEvent) error {
+func (c *counting) Apply(ctx context.Context, db projections.Querier, batch []eventstore.RecordedEvent, w *projections.Writes) error {
 	if c.batches.Add(1) == c.stopAt {
 		c.cancel()
 		return ctx.Err()
 	}
 	c.events.Add(int64(len(batch)))
-	return c.Projection.Apply(ctx, tx, batch)
+	return c.Projection.Apply(ctx, db, batch, w)
 }
 
 // TestRebuildResumeAndAbort: RunRebuild, with no projector running, stops part-way when interrupted
@@ -394,14 +394,14 @@ type keyWatch struct {
 	keys []int
 }
 
-func (k *keyWatch) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedEvent) error {
+func (k *keyWatch) Apply(ctx context.Context, db projections.Querier, batch []eventstore.RecordedEvent, w *projections.Writes) error {
 	var n int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_constraint
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM pg_constraint
 WHERE conrelid = 'rm_audit_log'::regclass AND contype IN ('p', 'u')`).Scan(&n); err != nil {
 		return err
 	}
 	k.keys = append(k.keys, n)
-	return k.AuditLog.Apply(ctx, tx, batch)
+	return k.AuditLog.Apply(ctx, db, batch, w)
 }
 
 // TestRebuildDefersKeys: the audit log (a KeyDeferrer) is rebuilt into a copy without its primary
@@ -442,7 +442,7 @@ WHERE conrelid = 'rm_audit_log'::regclass AND contype IN ('p', 'u') ORDER BY 1`)
 		t.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback(context.Background()) }()
-	if err := (projections.AuditLog{}).Apply(timeout(t, 5*time.Second), tx, e.log(t)[:5]); err != nil {
+	if err := projections.ApplyIn(timeout(t, 5*time.Second), tx, projections.AuditLog{}, e.log(t)[:5]); err != nil {
 		t.Fatalf("replayed batch: %v", err)
 	}
 	if err := tx.Commit(timeout(t, 5*time.Second)); err != nil {

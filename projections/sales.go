@@ -43,14 +43,14 @@ type salesKey struct {
 type salesDelta struct{ placed, paid, cancelled, revenue int64 }
 
 // Apply folds the batch into per-day increments and writes each touched day once.
-func (DailySales) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.RecordedEvent) error {
+func (DailySales) Apply(ctx context.Context, db Querier, batch []eventstore.RecordedEvent, w *Writes) error {
 	events, err := decodeOrderEvents(batch)
 	if err != nil || len(events) == 0 {
 		return err
 	}
 	ids := touched(events)
 	orders := make(map[uuid.UUID]*salesOrder, len(ids))
-	rows, err := tx.Query(ctx, `SELECT order_id, currency, version FROM rm_sales_orders WHERE order_id = ANY($1)`, binaryIDs(ids))
+	rows, err := db.Query(ctx, `SELECT order_id, currency, version FROM rm_sales_orders WHERE order_id = ANY($1)`, binaryIDs(ids))
 	if err != nil {
 		return fmt.Errorf("load sales orders: %w", err)
 	}
@@ -144,22 +144,14 @@ func (DailySales) Apply(ctx context.Context, tx pgx.Tx, batch []eventstore.Recor
 		d := deltas[k]
 		dayRows = append(dayRows, dayRow{k.day.Format(time.DateOnly), k.currency, d.placed, d.paid, d.cancelled, d.revenue})
 	}
-	var b pgx.Batch
-	err = errors.Join(
-		queueRows(&b, "rm_sales_orders", "order_id, currency, version", orderRows,
+	return errors.Join(
+		queueRows(w, "rm_sales_orders", "order_id, currency, version", orderRows,
 			`ON CONFLICT (order_id) DO UPDATE SET version = excluded.version`),
-		queueRows(&b, "rm_daily_sales", "day, currency, orders_placed, orders_paid, orders_cancelled, paid_revenue_cents", dayRows,
+		queueRows(w, "rm_daily_sales", "day, currency, orders_placed, orders_paid, orders_cancelled, paid_revenue_cents", dayRows,
 			`ON CONFLICT (day, currency) DO UPDATE SET
     orders_placed = rm_daily_sales.orders_placed + excluded.orders_placed,
     orders_paid = rm_daily_sales.orders_paid + excluded.orders_paid,
     orders_cancelled = rm_daily_sales.orders_cancelled + excluded.orders_cancelled,
     paid_revenue_cents = rm_daily_sales.paid_revenue_cents + excluded.paid_revenue_cents`),
 	)
-	if err != nil {
-		return err
-	}
-	if err := sendBatch(ctx, tx, &b); err != nil {
-		return fmt.Errorf("write daily sales: %w", err)
-	}
-	return nil
 }

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -499,62 +502,53 @@ func (w *worker) measure(ctx context.Context, at eventstore.Position, next event
 
 // commit applies events, which follow from, and moves the checkpoint to the last of them in one
 // transaction. The checkpoint moves only from from: if another process has moved it (it took over
-// while this one lost its lock without noticing yet), the update finds no row, the transaction rolls
-// back and the error is errFenced. The advisory lock keeps two owners apart in the normal case; this
-// check is what makes a double apply impossible in the rare one.
+// while this one lost its lock without noticing yet), projection_advance raises fencedCode, the
+// transaction rolls back and the error is errFenced. The advisory lock keeps two owners apart in the
+// normal case; this check is what makes a double apply impossible in the rare one.
 //
-// The check comes last, with the checkpoint's update, rather than as a row lock taken first, because
-// of what a transaction costs the log's readers: from its first write until it ends, it hides every
-// event appended meanwhile (see postgres.Store.ReadAll), from every projection. Taking the lock first
-// made that span start two round trips earlier (the lock, and the projection's reads), in each of the
-// projections' batches. Two owners of one batch still cannot both commit: the second's update waits
-// for the first's transaction and then finds the checkpoint moved.
+// The projection reads what it needs before the transaction begins, and its writes go to the server
+// in one pipeline with BEGIN, the checkpoint's statements and COMMIT: a live batch costs two round
+// trips (one without reads), not the five that begin, reads, writes, checkpoint and commit took one
+// after the other. The reads need no transaction: this process is the projection's only writer, and
+// the fence catches the moment of a take-over, in which another owner's batch may have changed the
+// rows after they were read. A transaction also costs the log's readers: from its first write until
+// it ends, it hides every event appended meanwhile (see postgres.Store.ReadAll), from every
+// projection; in one pipeline that is one round trip long. Two owners of one batch still cannot both
+// commit: the second's checkpoint update waits for the first's transaction and then finds it moved.
+// Writes that need round trips of their own (COPY, for large batches) run in an explicit transaction
+// first, and the rest follows in one pipeline.
 //
 // The transaction commits without waiting for its WAL to reach the disk (asyncCommit): see there.
 func (w *worker) commit(ctx context.Context, from eventstore.Position, events []eventstore.RecordedEvent, p progress) error {
 	started := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
-	tx, err := w.cfg.DB.Begin(ctx)
+	conn, err := w.cfg.DB.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("acquire connection: %w", err)
 	}
-	defer w.ended.signal(w.name)            // after the rollback: the transaction has ended
-	defer func() { _ = tx.Rollback(ctx) }() // a no-op once committed
+	defer conn.Release()
 
-	if err := w.proj.Apply(ctx, tx, events); err != nil {
+	var writes Writes
+	if err := w.proj.Apply(ctx, conn, events, &writes); err != nil {
 		return &applyError{err: err}
 	}
 	last := events[len(events)-1]
-	var b pgx.Batch
-	b.Queue(`UPDATE projection_checkpoints
-SET position = $2, commit_pos = $3, prepare_pos = $4, last_event_at = $5, updated_at = now()
-WHERE name = $1 AND position = $6`, w.name, last.Position.String(), int64(last.Position.Commit), int64(last.Position.Prepare),
-		last.RecordedAt, from.String())
-	w.queueStatus(&b, p)
-	b.Queue(asyncCommit)
-	b.Queue(`SELECT pg_notify($1, $2)`, ProgressChannel, w.name+":"+last.Position.String())
-	results := tx.SendBatch(ctx, &b)
-	moved, err := results.Exec()
-	if err == nil && moved.RowsAffected() != 1 {
-		err = fmt.Errorf("%w: the checkpoint is no longer at %s", errFenced, from)
+	checkpoint := []*pgx.QueuedQuery{
+		{SQL: `SELECT projection_advance($1, $2, $3, $4, $5, $6)`, Arguments: []any{w.name, from.String(),
+			last.Position.String(), int64(last.Position.Commit), int64(last.Position.Prepare), last.RecordedAt}},
+		{SQL: statusSQL, Arguments: w.statusArgs(p)},
+		{SQL: asyncCommit},
+		{SQL: `SELECT pg_notify($1, $2)`, Arguments: []any{ProgressChannel, w.name + ":" + last.Position.String()}},
 	}
-	if cerr := results.Close(); err == nil && cerr != nil {
-		err = cerr
+	if len(writes.copies) == 0 {
+		err = w.commitPipelined(ctx, conn, from, writes.stmts, checkpoint)
+	} else {
+		err = w.commitCopies(ctx, conn, from, &writes, checkpoint)
 	}
-	if errors.Is(err, errFenced) {
-		return err
-	}
+	w.ended.signal(w.name) // the transaction has ended, one way or the other
 	if err != nil {
-		return fmt.Errorf("write checkpoint: %w", err)
-	}
-	// The commit does not end with ctx (a lost lock, a shutdown): a commit cut short leaves its outcome
-	// unknown, to the metrics too, while committing a batch already written is safe, since the
-	// checkpoint row updated above fences off any other owner until this transaction ends.
-	commitCtx, cancelCommit := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Timeout)
-	defer cancelCommit()
-	if err := tx.Commit(commitCtx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return err
 	}
 
 	w.written, w.writtenAt = p.state, time.Now()
@@ -563,6 +557,104 @@ WHERE name = $1 AND position = $6`, w.name, last.Position.String(), int64(last.P
 	w.m.batchTime.WithLabelValues(w.name).Observe(time.Since(started).Seconds())
 	w.progressed(last.Position, p)
 	return nil
+}
+
+// commitPipelined runs writes and then checkpoint in one transaction, in one round trip. The round
+// trip does not end with ctx (a lost lock, a shutdown): cut short, it would leave its outcome unknown,
+// to the metrics too, while committing a batch already sent is safe, since the fence keeps any other
+// owner off.
+func (w *worker) commitPipelined(ctx context.Context, conn *pgxpool.Conn, from eventstore.Position, writes, checkpoint []*pgx.QueuedQuery) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Timeout)
+	defer cancel()
+	qs := make([]*pgx.QueuedQuery, 0, len(writes)+len(checkpoint)+2)
+	qs = append(qs, &pgx.QueuedQuery{SQL: "BEGIN"})
+	qs = append(qs, writes...)
+	qs = append(qs, checkpoint...)
+	qs = append(qs, &pgx.QueuedQuery{SQL: "COMMIT"})
+	failed, err := pipeline(ctx, conn, qs)
+	if err == nil {
+		return nil
+	}
+	if conn.Conn().PgConn().TxStatus() != 'I' {
+		// A failed statement leaves the transaction aborted, not ended. A connection that cannot roll
+		// back is closed, and the pool drops it.
+		if _, rerr := conn.Exec(ctx, "ROLLBACK"); rerr != nil {
+			_ = conn.Conn().Close(ctx)
+		}
+	}
+	switch {
+	case failed == 0:
+		return fmt.Errorf("begin: %w", err)
+	case failed <= len(writes):
+		return &applyError{err: err}
+	case failed == len(qs)-1:
+		return fmt.Errorf("commit: %w", err)
+	}
+	return checkpointError(from, err)
+}
+
+// commitCopies runs the copies of writes in a transaction of their own round trips, then the rest of
+// writes and checkpoint in one pipeline, and commits.
+func (w *worker) commitCopies(ctx context.Context, conn *pgxpool.Conn, from eventstore.Position, writes *Writes, checkpoint []*pgx.QueuedQuery) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // a no-op once committed
+	for _, c := range writes.copies {
+		if err := c(ctx, tx); err != nil {
+			return &applyError{err: err}
+		}
+	}
+	failed, err := pipeline(ctx, tx, append(slices.Clip(writes.stmts), checkpoint...))
+	switch {
+	case err == nil:
+	case failed < len(writes.stmts):
+		return &applyError{err: err}
+	default:
+		return checkpointError(from, err)
+	}
+	// As in commitPipelined: committing what was written is safe, and a commit cut short is not.
+	commitCtx, cancelCommit := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Timeout)
+	defer cancelCommit()
+	if err := tx.Commit(commitCtx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// checkpointError is the error of a batch whose checkpoint statements failed with err.
+func checkpointError(from eventstore.Position, err error) error {
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == fencedCode {
+		return fmt.Errorf("%w: the checkpoint is no longer at %s", errFenced, from)
+	}
+	return fmt.Errorf("write checkpoint: %w", err)
+}
+
+// fencedCode is the SQLSTATE projection_advance raises when the checkpoint is no longer where the
+// batch's owner read it (migrations/readmodel/00006_projection_advance.sql).
+const fencedCode = "OF409"
+
+// pipeline sends qs through db in one round trip and returns the first error and the index of the
+// statement that failed; the server skips the statements after it.
+func pipeline(ctx context.Context, db interface {
+	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
+}, qs []*pgx.QueuedQuery) (int, error) {
+	if len(qs) == 0 {
+		return -1, nil
+	}
+	results := db.SendBatch(ctx, &pgx.Batch{QueuedQueries: qs})
+	failed, err := -1, error(nil)
+	for i := range qs {
+		if _, err = results.Exec(); err != nil {
+			failed = i
+			break
+		}
+	}
+	if cerr := results.Close(); err == nil && cerr != nil {
+		failed, err = len(qs)-1, cerr
+	}
+	return failed, err
 }
 
 // asyncCommit lets a batch's transaction commit without waiting for its WAL to be flushed to disk
@@ -593,8 +685,6 @@ func (w *worker) statusArgs(p progress) []any {
 	}
 	return []any{w.name, string(p.state), w.proj.SchemaVersion(), w.cfg.Owner, p.head.String(), lag, p.lagSeconds}
 }
-
-func (w *worker) queueStatus(b *pgx.Batch, p progress) { b.Queue(statusSQL, w.statusArgs(p)...) }
 
 // idle records that the projection is caught up at pos. The status row is written when the state
 // changes and then every StatusInterval, not at every poll: an idle projector would otherwise write
