@@ -111,11 +111,13 @@ func BenchmarkLiveBatch(b *testing.B) {
 	b.Logf("%d events; a round trip (SELECT 1) takes %s", len(log), rtt)
 	for _, p := range projections.All() {
 		b.Run(p.Name(), func(b *testing.B) {
+			resetProjection(b, e.pool, p)
 			commit, err := projections.BatchCommitter(projections.Config{Store: e.store, DB: e.pool}, p)
 			if err != nil {
 				b.Fatal(err)
 			}
-			next, from := len(log), eventstore.Position{}
+			ctx := timeout(b, 10*time.Minute)
+			next, from := 0, eventstore.Position{}
 			for b.Loop() {
 				if next == len(log) {
 					b.StopTimer()
@@ -123,7 +125,7 @@ func BenchmarkLiveBatch(b *testing.B) {
 					next, from = 0, eventstore.Position{}
 					b.StartTimer()
 				}
-				if err := commit(timeout(b, 10*time.Second), from, log[next:next+1]); err != nil {
+				if err := commit(ctx, from, log[next:next+1]); err != nil {
 					b.Fatal(err)
 				}
 				from = log[next].Position

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,11 +27,17 @@ func CommitBatch(ctx context.Context, cfg Config, p Projection, from eventstore.
 	return commit(ctx, from, events)
 }
 
-// BatchCommitter returns CommitBatch for p, with one worker for all its calls.
+// BatchCommitter returns CommitBatch for p, with one worker for all its calls, which apply batches to
+// the generation p's checkpoint has now.
 func BatchCommitter(cfg Config, p Projection) (func(ctx context.Context, from eventstore.Position, events []eventstore.RecordedEvent) error, error) {
 	w, err := testWorker(cfg, p)
 	if err != nil {
 		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	if err := cfg.DB.QueryRow(ctx, `SELECT generation FROM projection_checkpoints WHERE name = $1`, w.name).Scan(&w.gen); err != nil {
+		return nil, fmt.Errorf("read the checkpoint's generation: %w", err)
 	}
 	return func(ctx context.Context, from eventstore.Position, events []eventstore.RecordedEvent) error {
 		return w.commit(ctx, from, events, progress{state: StateRunning, head: events[len(events)-1].Position})

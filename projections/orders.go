@@ -109,7 +109,7 @@ type orderState struct {
 	items   map[string]*itemRow
 	removed map[string]bool // SKUs whose rows must go
 	changed bool
-	stored  bool // the table held the order or some of its lines when the batch began
+	stored  bool // the table held the order or some of its lines when the batch read them
 }
 
 // Apply folds the batch per order in memory, starting from the rows as stored, and then writes each

@@ -163,22 +163,24 @@ type DB interface {
 
 // build is a rebuild in progress in this process: the copy's connection and checkpoint.
 type build struct {
-	w        *worker
-	conn     *pgx.Conn // search_path: the build schema only
-	live     string    // the live schema
-	schema   string    // the build schema
-	gen      int
-	keepOld  bool
-	pos      eventstore.Position
-	events   int64
-	total    int64
-	totalAt  eventstore.Position // the head total was counted up to by this process; zero if another did
-	started  time.Time
-	done0    int64 // events already done when this process took the rebuild over
-	lastLog  time.Time
-	lastHead eventstore.Position
-	lastAt   *time.Time // recorded_at of the last event this process applied to the copy
-	ahead    *readAhead // the next batch, being read
+	w    *worker
+	conn *pgx.Conn // search_path: the build schema only
+	live string    // the live schema
+	// switchedTo is the checkpoint's generation after this copy's switch, once done.
+	switchedTo int
+	schema     string // the build schema
+	gen        int
+	keepOld    bool
+	pos        eventstore.Position
+	events     int64
+	total      int64
+	totalAt    eventstore.Position // the head total was counted up to by this process; zero if another did
+	started    time.Time
+	done0      int64 // events already done when this process took the rebuild over
+	lastLog    time.Time
+	lastHead   eventstore.Position
+	lastAt     *time.Time // recorded_at of the last event this process applied to the copy
+	ahead      *readAhead // the next batch, being read
 	// completed: the deferred indexes exist and the statistics are fresh.
 	completed bool
 	measured  time.Time // when head and lag were last measured
@@ -949,6 +951,7 @@ WHERE c.name = $1 AND r.name = $1`, w.name, last.String(), int64(last.Commit), i
 		if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
 			return err
 		}
+		b.switchedTo = gen + 1
 		return nil
 	})
 }

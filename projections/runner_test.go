@@ -673,7 +673,8 @@ func TestCatchUpPacesLagCounts(t *testing.T) {
 }
 
 // TestFencedBatch: a batch whose owner expects the checkpoint where it no longer is (another process
-// took the projection over and moved it) writes nothing, and says so; one that expects it where it is
+// took the projection over and moved it), or of a generation it no longer has (a switch to a rebuilt
+// copy), writes nothing, and says so; one that expects it where it is
 // commits, twice in a row, each from where the last left it.
 func TestFencedBatch(t *testing.T) {
 	e := newEnv(t)
@@ -711,6 +712,22 @@ VALUES ($1, $2)`, proj.Name(), proj.SchemaVersion()); err != nil {
 	}
 	if got, want := checkpoint(), first[len(first)-1].Position.String(); got != want {
 		t.Errorf("checkpoint at %s after the fenced batch, want %s", got, want)
+	}
+	// An owner that started before a switch to a rebuilt copy, which moves the checkpoint's
+	// generation and leaves its position, is fenced off too: its batch was read from the old copy.
+	stale, err := projections.BatchCommitter(cfg, proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(timeout(t, 5*time.Second), `UPDATE projection_checkpoints SET generation = generation + 1
+WHERE name = $1`, proj.Name()); err != nil {
+		t.Fatal(err)
+	}
+	if err := stale(timeout(t, 10*time.Second), first[len(first)-1].Position, rest); !errors.Is(err, projections.ErrFenced) {
+		t.Fatalf("a batch of an older generation: error %v, want ErrFenced", err)
+	}
+	if diff := projectiontest.Diff(e.dump(t), before); diff != "" {
+		t.Errorf("the batch of an older generation wrote:\n%s", diff)
 	}
 	if err := commit(first[len(first)-1].Position, rest); err != nil {
 		t.Fatal(err)

@@ -38,6 +38,10 @@ type worker struct {
 	mu     sync.Mutex
 	status Status
 
+	// The generation of the checkpoint this owner applies batches to (see projection_advance): read
+	// at start, moved by this owner's switches to rebuilt copies. Used by the worker's goroutine only.
+	gen int
+
 	// The status last written to projection_status, to pace idle writes. Used by the worker's
 	// goroutine only.
 	written   State
@@ -306,17 +310,9 @@ func (w *worker) start(parent context.Context) (eventstore.Position, error) {
 ON CONFLICT (name) DO NOTHING`, w.name, version); err != nil {
 		return eventstore.Position{}, fmt.Errorf("create checkpoint: %w", err)
 	}
-	var (
-		token  string
-		stored int
-	)
-	if err := w.cfg.DB.QueryRow(ctx, `SELECT position, schema_version FROM projection_checkpoints WHERE name = $1`,
-		w.name).Scan(&token, &stored); err != nil {
-		return eventstore.Position{}, fmt.Errorf("read checkpoint: %w", err)
-	}
-	pos, err := eventstore.ParsePosition(token)
+	pos, stored, err := w.readCheckpoint(ctx)
 	if err != nil {
-		return eventstore.Position{}, fmt.Errorf("checkpoint: %w", err)
+		return eventstore.Position{}, err
 	}
 	switch {
 	case stored > version:
@@ -334,12 +330,38 @@ ON CONFLICT (name) DO NOTHING`, w.name, version); err != nil {
 				return eventstore.Position{}, err
 			}
 		}
-		if pos, err = w.rebuildFrozen(parent, pos); err != nil {
+		if _, err = w.rebuildFrozen(parent, pos); err != nil {
+			return eventstore.Position{}, err
+		}
+		// The switch moved the checkpoint to the new copy's position and generation.
+		readCtx, cancelRead := context.WithTimeout(parent, callTimeout)
+		pos, _, err = w.readCheckpoint(readCtx)
+		cancelRead()
+		if err != nil {
 			return eventstore.Position{}, err
 		}
 	}
 	w.update(func(s *Status) { s.Position = pos })
 	return pos, nil
+}
+
+// readCheckpoint reads the projection's checkpoint: its position, which it returns with its schema
+// version, and its generation, which batches are applied to from then on (w.gen).
+func (w *worker) readCheckpoint(ctx context.Context) (eventstore.Position, int, error) {
+	var (
+		token        string
+		version, gen int
+	)
+	if err := w.cfg.DB.QueryRow(ctx, `SELECT position, schema_version, generation FROM projection_checkpoints WHERE name = $1`,
+		w.name).Scan(&token, &version, &gen); err != nil {
+		return eventstore.Position{}, 0, fmt.Errorf("read checkpoint: %w", err)
+	}
+	pos, err := eventstore.ParsePosition(token)
+	if err != nil {
+		return eventstore.Position{}, 0, fmt.Errorf("checkpoint: %w", err)
+	}
+	w.gen = gen
+	return pos, version, nil
 }
 
 // finishRebuild finishes the rebuild of req at the live position pos, between two batches of the
@@ -350,6 +372,7 @@ func (w *worker) finishRebuild(ctx context.Context, req finishRequest, pos event
 	if err != nil {
 		return pos
 	}
+	w.gen = req.b.switchedTo
 	w.update(func(s *Status) { s.SchemaVersion = w.proj.SchemaVersion() })
 	return next
 }
@@ -501,22 +524,24 @@ func (w *worker) measure(ctx context.Context, at eventstore.Position, next event
 }
 
 // commit applies events, which follow from, and moves the checkpoint to the last of them in one
-// transaction. The checkpoint moves only from from: if another process has moved it (it took over
-// while this one lost its lock without noticing yet), projection_advance raises fencedCode, the
-// transaction rolls back and the error is errFenced. The advisory lock keeps two owners apart in the
-// normal case; this check is what makes a double apply impossible in the rare one.
+// transaction. The checkpoint moves only from from, in the generation this owner started from: if
+// another process has moved it (it took over while this one lost its lock without noticing yet) or
+// switched to a rebuilt copy, projection_advance raises fencedCode, the transaction rolls back and
+// the error is errFenced. The advisory lock keeps two owners apart in the normal case; this check is
+// what makes a double apply impossible in the rare one.
 //
 // The projection reads what it needs before the transaction begins, and its writes go to the server
-// in one pipeline with BEGIN, the checkpoint's statements and COMMIT: a live batch costs two round
-// trips (one without reads), not the five that begin, reads, writes, checkpoint and commit took one
-// after the other. The reads need no transaction: this process is the projection's only writer, and
-// the fence catches the moment of a take-over, in which another owner's batch may have changed the
-// rows after they were read. A transaction also costs the log's readers: from its first write until
-// it ends, it hides every event appended meanwhile (see postgres.Store.ReadAll), from every
-// projection; in one pipeline that is one round trip long. Two owners of one batch still cannot both
-// commit: the second's checkpoint update waits for the first's transaction and then finds it moved.
-// Writes that need round trips of their own (COPY, for large batches) run in an explicit transaction
-// first, and the rest follows in one pipeline.
+// in one pipeline with BEGIN, the checkpoint's statements and COMMIT: once the statements are
+// prepared on the connection, a live batch costs two round trips (one without reads), not the five
+// that begin, reads, writes, checkpoint and commit took one after the other. The reads need no
+// transaction: this process is the projection's only writer, and the fence catches the moment of a
+// take-over, in which another owner's batch may have changed the rows after they were read. The
+// fence comes first in the transaction, so that two owners of one batch queue on the checkpoint's
+// row (the second then finds it moved), as a switch to a rebuilt copy does, rather than on each
+// other's rows. A transaction also costs the log's readers: from its first write until it ends, it
+// hides every event appended meanwhile (see postgres.Store.ReadAll), from every projection; in one
+// pipeline that is one round trip long. Writes that need round trips of their own (COPY, for large
+// batches) run in an explicit transaction, after the fence, and the rest follows in one pipeline.
 //
 // The transaction commits without waiting for its WAL to reach the disk (asyncCommit): see there.
 func (w *worker) commit(ctx context.Context, from eventstore.Position, events []eventstore.RecordedEvent, p progress) error {
@@ -534,17 +559,17 @@ func (w *worker) commit(ctx context.Context, from eventstore.Position, events []
 		return &applyError{err: err}
 	}
 	last := events[len(events)-1]
-	checkpoint := []*pgx.QueuedQuery{
-		{SQL: `SELECT projection_advance($1, $2, $3, $4, $5, $6)`, Arguments: []any{w.name, from.String(),
-			last.Position.String(), int64(last.Position.Commit), int64(last.Position.Prepare), last.RecordedAt}},
+	fence := &pgx.QueuedQuery{SQL: `SELECT projection_advance($1, $2, $3, $4, $5, $6, $7)`, Arguments: []any{w.name, w.gen,
+		from.String(), last.Position.String(), int64(last.Position.Commit), int64(last.Position.Prepare), last.RecordedAt}}
+	after := []*pgx.QueuedQuery{
 		{SQL: statusSQL, Arguments: w.statusArgs(p)},
 		{SQL: asyncCommit},
 		{SQL: `SELECT pg_notify($1, $2)`, Arguments: []any{ProgressChannel, w.name + ":" + last.Position.String()}},
 	}
 	if len(writes.copies) == 0 {
-		err = w.commitPipelined(ctx, conn, from, writes.stmts, checkpoint)
+		err = w.commitPipelined(ctx, conn, from, fence, writes.stmts, after)
 	} else {
-		err = w.commitCopies(ctx, conn, from, &writes, checkpoint)
+		err = w.commitCopies(ctx, conn, from, fence, &writes, after)
 	}
 	w.ended.signal(w.name) // the transaction has ended, one way or the other
 	if err != nil {
@@ -559,20 +584,25 @@ func (w *worker) commit(ctx context.Context, from eventstore.Position, events []
 	return nil
 }
 
-// commitPipelined runs writes and then checkpoint in one transaction, in one round trip. The round
-// trip does not end with ctx (a lost lock, a shutdown): cut short, it would leave its outcome unknown,
-// to the metrics too, while committing a batch already sent is safe, since the fence keeps any other
+// commitPipelined runs fence, writes and after in one transaction, in one round trip. The round trip
+// does not end with ctx (a lost lock, a shutdown): cut short, it would leave its outcome unknown, to
+// the metrics too, while committing a batch already sent is safe, since the fence keeps any other
 // owner off.
-func (w *worker) commitPipelined(ctx context.Context, conn *pgxpool.Conn, from eventstore.Position, writes, checkpoint []*pgx.QueuedQuery) error {
+func (w *worker) commitPipelined(ctx context.Context, conn *pgxpool.Conn, from eventstore.Position, fence *pgx.QueuedQuery, writes, after []*pgx.QueuedQuery) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Timeout)
 	defer cancel()
-	qs := make([]*pgx.QueuedQuery, 0, len(writes)+len(checkpoint)+2)
-	qs = append(qs, &pgx.QueuedQuery{SQL: "BEGIN"})
+	qs := make([]*pgx.QueuedQuery, 0, len(writes)+len(after)+3)
+	qs = append(qs, &pgx.QueuedQuery{SQL: "BEGIN"}, fence)
 	qs = append(qs, writes...)
-	qs = append(qs, checkpoint...)
+	qs = append(qs, after...)
 	qs = append(qs, &pgx.QueuedQuery{SQL: "COMMIT"})
 	failed, err := pipeline(ctx, conn, qs)
-	if err == nil {
+	switch {
+	case err == nil:
+		return nil
+	case failed == len(qs):
+		// COMMIT succeeded; only the end of the exchange did not. The connection goes (see pipeline).
+		w.log.WarnContext(ctx, "batch committed, but its connection failed after the commit", "error", err)
 		return nil
 	}
 	if conn.Conn().PgConn().TxStatus() != 'I' {
@@ -585,34 +615,39 @@ func (w *worker) commitPipelined(ctx context.Context, conn *pgxpool.Conn, from e
 	switch {
 	case failed == 0:
 		return fmt.Errorf("begin: %w", err)
-	case failed <= len(writes):
+	case failed == 1:
+		return checkpointError(from, err)
+	case failed < 2+len(writes):
 		return &applyError{err: err}
 	case failed == len(qs)-1:
 		return fmt.Errorf("commit: %w", err)
 	}
-	return checkpointError(from, err)
+	return fmt.Errorf("write checkpoint: %w", err)
 }
 
-// commitCopies runs the copies of writes in a transaction of their own round trips, then the rest of
-// writes and checkpoint in one pipeline, and commits.
-func (w *worker) commitCopies(ctx context.Context, conn *pgxpool.Conn, from eventstore.Position, writes *Writes, checkpoint []*pgx.QueuedQuery) error {
+// commitCopies runs fence and the copies of writes in a transaction of their own round trips, then
+// the rest of writes and after in one pipeline, and commits.
+func (w *worker) commitCopies(ctx context.Context, conn *pgxpool.Conn, from eventstore.Position, fence *pgx.QueuedQuery, writes *Writes, after []*pgx.QueuedQuery) error {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }() // a no-op once committed
+	if _, err := tx.Exec(ctx, fence.SQL, fence.Arguments...); err != nil {
+		return checkpointError(from, err)
+	}
 	for _, c := range writes.copies {
 		if err := c(ctx, tx); err != nil {
 			return &applyError{err: err}
 		}
 	}
-	failed, err := pipeline(ctx, tx, append(slices.Clip(writes.stmts), checkpoint...))
+	failed, err := pipeline(ctx, tx, append(slices.Clip(writes.stmts), after...))
 	switch {
 	case err == nil:
 	case failed < len(writes.stmts):
 		return &applyError{err: err}
 	default:
-		return checkpointError(from, err)
+		return fmt.Errorf("write checkpoint: %w", err)
 	}
 	// As in commitPipelined: committing what was written is safe, and a commit cut short is not.
 	commitCtx, cancelCommit := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Timeout)
@@ -623,20 +658,22 @@ func (w *worker) commitCopies(ctx context.Context, conn *pgxpool.Conn, from even
 	return nil
 }
 
-// checkpointError is the error of a batch whose checkpoint statements failed with err.
+// checkpointError is the error of a batch whose fence failed with err.
 func checkpointError(from eventstore.Position, err error) error {
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == fencedCode {
-		return fmt.Errorf("%w: the checkpoint is no longer at %s", errFenced, from)
+		return fmt.Errorf("%w: the checkpoint is no longer at %s, or was switched to a rebuilt copy", errFenced, from)
 	}
 	return fmt.Errorf("write checkpoint: %w", err)
 }
 
-// fencedCode is the SQLSTATE projection_advance raises when the checkpoint is no longer where the
-// batch's owner read it (migrations/readmodel/00006_projection_advance.sql).
-const fencedCode = "OF409"
+// fencedCode is the SQLSTATE projection_advance raises when the checkpoint is no longer where, or of
+// the generation, the batch's owner read it (migrations/readmodel/00006_projection_advance.sql).
+const fencedCode = "PJ001"
 
-// pipeline sends qs through db in one round trip and returns the first error and the index of the
-// statement that failed; the server skips the statements after it.
+// pipeline sends qs through db in one round trip. It returns the first error and the index of the
+// statement that failed (the server skips the statements after it), or len(qs) when every statement
+// succeeded but the exchange did not end cleanly. An error pgx meets before sending (preparing a
+// statement, encoding its arguments) is the first statement's with its SQL.
 func pipeline(ctx context.Context, db interface {
 	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
 }, qs []*pgx.QueuedQuery) (int, error) {
@@ -652,7 +689,12 @@ func pipeline(ctx context.Context, db interface {
 		}
 	}
 	if cerr := results.Close(); err == nil && cerr != nil {
-		failed, err = len(qs)-1, cerr
+		failed, err = len(qs), cerr
+	}
+	if pre, ok := errors.AsType[pgx.ErrPreprocessingBatch](err); ok {
+		if i := slices.IndexFunc(qs, func(q *pgx.QueuedQuery) bool { return q.SQL == pre.SQL() }); i >= 0 {
+			failed = i
+		}
 	}
 	return failed, err
 }
