@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/orderflow/orderflow/eventstore"
 )
@@ -166,8 +167,8 @@ type build struct {
 	w    *worker
 	conn *pgx.Conn // search_path: the build schema only
 	live string    // the live schema
-	// switchedTo is the checkpoint's generation after this copy's switch, once done.
-	switchedTo int
+	// connConfig is conn's configuration, for the connections that build indexes beside it.
+	connConfig *pgx.ConnConfig
 	schema     string // the build schema
 	gen        int
 	keepOld    bool
@@ -183,7 +184,9 @@ type build struct {
 	ahead      *readAhead // the next batch, being read
 	// completed: the deferred indexes exist and the statistics are fresh.
 	completed bool
-	measured  time.Time // when head and lag were last measured
+	// switchedTo is the checkpoint's generation after this copy's switch, once done.
+	switchedTo int
+	measured   time.Time // when head and lag were last measured
 }
 
 // claim takes the projection's rebuild request over, creating its copy if it has none yet or one of
@@ -246,6 +249,7 @@ WHERE name = $1`, w.name, w.proj.SchemaVersion(), w.cfg.Owner)
 	cfg := w.cfg.DB.Config().ConnConfig.Copy()
 	cfg.RuntimeParams["application_name"] = "projector rebuild " + w.name
 	cfg.RuntimeParams["search_path"] = ident(b.schema)
+	b.connConfig = cfg
 	if b.conn, err = pgx.ConnectConfig(callCtx, cfg); err != nil {
 		return nil, fmt.Errorf("connect for the rebuild: %w", err)
 	}
@@ -560,18 +564,89 @@ const indexBuildTimeout = time.Hour
 // migration run meanwhile may have dropped or added some, and the copy is to replace the live tables
 // as they are.
 // A projection that creates its own tables gets the statements recorded from them.
+//
+// Keys and unique indexes come first, in order: the statements drop, rename and add them, and adding
+// a key locks its table. The plain indexes that follow are built indexBuilders at a time.
 func (b *build) createIndexes(ctx context.Context) error {
 	stmts, err := b.deferredStatements(ctx)
 	if err != nil {
 		return err
 	}
+	var plain []string
 	for _, s := range stmts {
-		buildCtx, cancel := context.WithTimeout(ctx, indexBuildTimeout)
-		_, err := b.conn.Exec(buildCtx, s)
+		if strings.HasPrefix(s, "CREATE INDEX ") {
+			plain = append(plain, s)
+			continue
+		}
+		if err := buildIndex(ctx, b.conn, s); err != nil {
+			return err
+		}
+	}
+	return b.buildIndexes(ctx, plain)
+}
+
+// indexBuilders is how many indexes a rebuild builds at once, each on a connection of its own and
+// without parallel workers. Over a million audit rows on this 2-core machine, the key and the four
+// indexes took 5.7 s one after another (each with PostgreSQL's two parallel workers, its default),
+// 4.0 to 4.2 s two at a time without workers, 5.2 s two at a time with them.
+const indexBuilders = 2
+
+// buildIndexes runs stmts, CREATE INDEX statements, indexBuilders at a time.
+func (b *build) buildIndexes(ctx context.Context, stmts []string) error {
+	if len(stmts) < 2 {
+		for _, s := range stmts {
+			if err := buildIndex(ctx, b.conn, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	conns := []*pgx.Conn{b.conn}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+		defer cancel()
+		for _, c := range conns[1:] {
+			_ = c.Close(closeCtx)
+		}
+		_, _ = b.conn.Exec(closeCtx, `RESET max_parallel_maintenance_workers`)
+	}()
+	for range min(indexBuilders, len(stmts)) - 1 {
+		connectCtx, cancel := context.WithTimeout(ctx, callTimeout)
+		c, err := pgx.ConnectConfig(connectCtx, b.connConfig)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("create index: %w", err)
+			return fmt.Errorf("connect to build indexes: %w", err)
 		}
+		conns = append(conns, c)
+	}
+	queue := make(chan string, len(stmts))
+	for _, s := range stmts {
+		queue <- s
+	}
+	close(queue)
+	g, ctx := errgroup.WithContext(ctx)
+	for _, c := range conns {
+		g.Go(func() error {
+			if _, err := c.Exec(ctx, `SET max_parallel_maintenance_workers = 0`); err != nil {
+				return fmt.Errorf("create index: %w", err)
+			}
+			for s := range queue {
+				if err := buildIndex(ctx, c, s); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// buildIndex runs s, which builds an index or a key over a whole copy, on conn.
+func buildIndex(ctx context.Context, conn *pgx.Conn, s string) error {
+	ctx, cancel := context.WithTimeout(ctx, indexBuildTimeout)
+	defer cancel()
+	if _, err := conn.Exec(ctx, s); err != nil {
+		return fmt.Errorf("create index: %w", err)
 	}
 	return nil
 }
