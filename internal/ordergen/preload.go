@@ -80,7 +80,9 @@ func (s *historySource) Next() bool {
 	s.pending = s.pending[1:]
 	s.version++
 	s.left--
-	s.row = []any{int64(1), uuid.New(), s.stream, int64(s.version), typ, int32(schemaVersion), string(data), s.meta, s.at}
+	// uuid.UUID as [16]byte: pgx writes it in binary rather than through its text form, which for a
+	// driver.Valuer costs a failed binary encode that formats an error, for every row.
+	s.row = []any{int64(1), [16]byte(uuid.New()), s.stream, int64(s.version), typ, int32(schemaVersion), string(data), s.meta, s.at}
 	return true
 }
 
