@@ -46,6 +46,7 @@ func run() int {
 	fs.StringVar(&cfg.ScriptDir, "scripts", "bench", "directory of the pgbench scripts")
 	fs.StringVar(&cfg.OutDir, "out", filepath.Join("bench", "results"), "directory for the JSON result")
 	fs.StringVar(&cfg.LogDir, "logs", filepath.Join(os.TempDir(), "orderflow-bench"), "directory for the services' logs")
+	fs.Float64Var(&cfg.PacedRate, "paced-rate", 0, "commands per second of the paced command run (default: half the 32-client rate)")
 	fs.Float64Var(&cfg.LagRate, "lag-rate", 0, "commands per second of the lag runs (default: half the command rate with the projector running)")
 	fs.Float64Var(&cfg.LightLagRate, "light-lag-rate", 100, "commands per second of one more lag run under light load (0 skips it)")
 	fs.StringVar(&cfg.ProfileDir, "profile-dir", "", "keep CPU profiles of the busiest command and query steps, and of every service through the lag step, here (pprof on)")

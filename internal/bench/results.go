@@ -115,6 +115,8 @@ func round(x float64, decimals int) float64 {
 // PacedRun is a load paced at Rate per second.
 type PacedRun struct {
 	Rate float64 `json:"paced_per_second"`
+	// Given: the rate was --paced-rate's, not half the 32-client rate.
+	Given bool `json:"given,omitempty"`
 	Measured
 }
 
@@ -234,8 +236,12 @@ func (r *Results) WriteTable(w io.Writer) error {
 	}
 
 	if p := r.CommandsPaced; p != nil {
-		fmt.Fprintf(w, "commands paced at %s/s (half the 32-client rate), projector stopped: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, %d errors\n",
-			num(p.Rate), p.Latency.P50, p.Latency.P95, p.Latency.P99, p.Errors)
+		why := "half the 32-client rate"
+		if p.Given {
+			why = "--paced-rate"
+		}
+		fmt.Fprintf(w, "commands paced at %s/s (%s), projector stopped: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, %d errors\n",
+			num(p.Rate), why, p.Latency.P50, p.Latency.P95, p.Latency.P99, p.Errors)
 	}
 	if m := r.CommandsLive; m != nil {
 		fmt.Fprintf(w, "commands with the projector running, %d clients: %s/s, p50 %.2f ms, p99 %.2f ms, %d errors\n",

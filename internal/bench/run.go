@@ -42,6 +42,7 @@ type Config struct {
 
 	Step          time.Duration // each measurement at one client count
 	LagStep       time.Duration // each of the two lag measurements
+	PacedRate     float64       // commands per second of the paced run; 0: half the 32-client rate
 	LagRate       float64       // commands per second of the lag runs; 0: half the best command rate
 	LightLagRate  float64       // commands per second of a lag run under light load; 0 skips it
 	Clients       []int         // baseline, commands and append
@@ -255,12 +256,16 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 		say("commands, %d clients: %.0f/s, p99 %.2f ms (ratio to the command script %.2f), %d errors", c, m.Rate, m.Latency.P99, m.Ratio, m.Errors)
 	}
 	// The latency of commands at half the 32-client rate (the best rate without 32 clients), paced,
-	// as the command target asks, still with the write side alone.
-	if half := TPSOf(r.Commands, 32, best) / 2; half > 0 {
-		res := Paced(ctx, half, cfg.Step, 256, client.Command)
+	// as the command target asks, still with the write side alone; or at --paced-rate.
+	paced := TPSOf(r.Commands, 32, best) / 2
+	if cfg.PacedRate > 0 {
+		paced = cfg.PacedRate
+	}
+	if paced > 0 {
+		res := Paced(ctx, paced, cfg.Step, 256, client.Command)
 		m := NewMeasured(0, res, 0)
-		r.CommandsPaced = &PacedRun{Rate: round(half, 1), Measured: m}
-		say("commands paced at %.0f/s: p50 %.2f ms, p99 %.2f ms, %d errors", half, m.Latency.P50, m.Latency.P99, m.Errors)
+		r.CommandsPaced = &PacedRun{Rate: round(paced, 1), Given: cfg.PacedRate > 0, Measured: m}
+		say("commands paced at %.0f/s: p50 %.2f ms, p99 %.2f ms, %d errors", paced, m.Latency.P50, m.Latency.P99, m.Errors)
 	}
 	projector, err = StartService(ctx, "projector", filepath.Join(cfg.BinDir, "projector"), filepath.Join(cfg.LogDir, "projector-2.log"), projectorEnv)
 	if err != nil {
