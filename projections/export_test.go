@@ -50,13 +50,7 @@ func ApplyIn(ctx context.Context, tx pgx.Tx, p Projection, events []eventstore.R
 	if err := p.Apply(ctx, tx, events, &w); err != nil {
 		return err
 	}
-	for _, c := range w.copies {
-		if err := c(ctx, tx); err != nil {
-			return err
-		}
-	}
-	_, err := pipeline(ctx, tx, w.stmts)
-	return err
+	return w.runIn(ctx, tx)
 }
 
 // Step reads the batch after from and applies it to p, as p's owner does, and returns the number of

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -70,6 +71,21 @@ func (w *Writes) Queue(sql string, args ...any) {
 // the batch's transaction, before the queued statements, and must leave that transaction usable
 // when it returns no error.
 func (w *Writes) Copy(f func(ctx context.Context, tx pgx.Tx) error) { w.copies = append(w.copies, f) }
+
+// runIn runs w in tx: the copies, then the statements, with after in the same pipeline. An error of
+// w's own is an *applyError; one of after's is returned as it is.
+func (w *Writes) runIn(ctx context.Context, tx pgx.Tx, after ...*pgx.QueuedQuery) error {
+	for _, c := range w.copies {
+		if err := c(ctx, tx); err != nil {
+			return &applyError{err: err}
+		}
+	}
+	failed, err := pipeline(ctx, tx, append(slices.Clip(w.stmts), after...))
+	if err != nil && failed < len(w.stmts) {
+		return &applyError{err: err}
+	}
+	return err
+}
 
 // A TableCreator creates its projection's tables itself, unqualified, in the schema first on tx's
 // search path. A projection whose new schema version changes the shape of its tables implements it,

@@ -838,14 +838,7 @@ func (b *build) step(ctx context.Context, upTo *eventstore.Position) (int, error
 		return 0, fmt.Errorf("lock rebuild checkpoint: %w", err)
 	}
 	var writes Writes
-	err = w.proj.Apply(ctx, tx, events, &writes)
-	for _, c := range writes.copies {
-		if err != nil {
-			break
-		}
-		err = c(ctx, tx)
-	}
-	if err != nil {
+	if err := w.proj.Apply(ctx, tx, events, &writes); err != nil {
 		return 0, fmt.Errorf("apply batch after %s to the copy: %w", b.pos, err)
 	}
 	var lagArg *int64
@@ -853,15 +846,14 @@ func (b *build) step(ctx context.Context, upTo *eventstore.Position) (int, error
 		lagArg = &lag
 	}
 	// The batch's statements and the checkpoint's update go in one round trip.
-	failed, err := pipeline(ctx, tx, append(slices.Clip(writes.stmts), &pgx.QueuedQuery{
+	err = writes.runIn(ctx, tx, &pgx.QueuedQuery{
 		SQL: `UPDATE ` + rebuilds + ` SET position = $2, events = events + $3, head_position = $4,
     lag_events = coalesce($5, lag_events), updated_at = now()
-WHERE name = $1`, Arguments: []any{w.name, last.String(), len(events), head.String(), lagArg}}))
-	switch {
-	case err == nil:
-	case failed < len(writes.stmts):
-		return 0, fmt.Errorf("apply batch after %s to the copy: %w", b.pos, err)
-	default:
+WHERE name = $1`, Arguments: []any{w.name, last.String(), len(events), head.String(), lagArg}})
+	if apply, ok := errors.AsType[*applyError](err); ok {
+		return 0, fmt.Errorf("apply batch after %s to the copy: %w", b.pos, apply.err)
+	}
+	if err != nil {
 		return 0, fmt.Errorf("write rebuild checkpoint: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {

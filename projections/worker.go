@@ -636,17 +636,10 @@ func (w *worker) commitCopies(ctx context.Context, conn *pgxpool.Conn, from even
 	if _, err := tx.Exec(ctx, fence.SQL, fence.Arguments...); err != nil {
 		return checkpointError(from, err)
 	}
-	for _, c := range writes.copies {
-		if err := c(ctx, tx); err != nil {
-			return &applyError{err: err}
+	if err := writes.runIn(ctx, tx, after...); err != nil {
+		if _, ok := errors.AsType[*applyError](err); ok {
+			return err
 		}
-	}
-	failed, err := pipeline(ctx, tx, append(slices.Clip(writes.stmts), after...))
-	switch {
-	case err == nil:
-	case failed < len(writes.stmts):
-		return &applyError{err: err}
-	default:
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
 	// As in commitPipelined: committing what was written is safe, and a commit cut short is not.
