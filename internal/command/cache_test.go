@@ -30,9 +30,9 @@ func TestCachedOrderDecidesWithoutReading(t *testing.T) {
 		cacheSize int
 		wantReads int32
 	}{
-		{name: "cache on", cacheSize: 0, wantReads: 1}, // the create finds no stream
+		{name: "cache on", cacheSize: 0, wantReads: 0}, // the create presumes a new order
 		{name: "cache off", cacheSize: -1, wantReads: 4},
-		{name: "cache of one order, two orders in turn", cacheSize: 1, wantReads: 8},
+		{name: "cache of one order, two orders in turn", cacheSize: 1, wantReads: 6},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			st := &readCountingStore{Store: memory.New(nil)}
@@ -57,6 +57,62 @@ func TestCachedOrderDecidesWithoutReading(t *testing.T) {
 			}
 			if tt.cacheSize >= 0 {
 				assertCacheMatchesStream(t, s, st, ids[len(ids)-1], true) // the last used
+			}
+		})
+	}
+}
+
+// TestCreatePresumesANewOrder: with the cache, a create without an idempotency key appends at version
+// 0 without reading; an order that exists after all (created through another replica) is still
+// refused, with nothing written. A key reads first, to find a replay.
+func TestCreatePresumesANewOrder(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		exists    bool // the order was created through another replica
+		key       string
+		cacheSize int
+		wantErr   error
+		wantReads int32
+	}{
+		{name: "new order", wantReads: 0},
+		{name: "order exists", exists: true, wantErr: domain.ErrOrderExists, wantReads: 1},
+		{name: "new order, with a key", key: "k-1", wantReads: 1},
+		{name: "order exists, with a key", exists: true, key: "k-2", wantErr: domain.ErrOrderExists, wantReads: 1},
+		{name: "new order, cache off", cacheSize: -1, wantReads: 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// given
+			st := &readCountingStore{Store: memory.New(nil)}
+			id := uuid.New()
+			if tt.exists {
+				if _, err := newService(t, st, Options{}).Execute(t.Context(), Request{OrderID: id, Command: create(id)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := len(readAll(t, st, id))
+			st.reads.Store(0)
+			s := newService(t, st, Options{CacheSize: tt.cacheSize})
+
+			// when
+			res, err := s.Execute(t.Context(), Request{OrderID: id, Command: create(id), IdempotencyKey: tt.key})
+
+			// then
+			reads := st.reads.Load()
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error = %v, want %v", err, tt.wantErr)
+			}
+			want := before
+			if tt.wantErr == nil {
+				want++
+				if !res.Created || res.Version != 1 {
+					t.Errorf("result %+v, want the order created at version 1", res)
+				}
+			}
+			if got := len(readAll(t, st, id)); got != want {
+				t.Errorf("%d events in the stream, want %d", got, want)
+			}
+			if reads != tt.wantReads {
+				t.Errorf("%d stream reads, want %d", reads, tt.wantReads)
 			}
 		})
 	}

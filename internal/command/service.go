@@ -43,7 +43,8 @@ type Options struct {
 	// CacheSize is how many orders the service keeps in memory between commands, so that a command
 	// on one of them decides without reading its stream first (default 1,000; negative: none). An
 	// order of 10 events takes about 2 KiB. A cached order that another replica has moved on costs a
-	// version conflict and a read, never a wrong answer (see orderCache).
+	// version conflict and a read, never a wrong answer (see orderCache). With the cache, a create
+	// without an idempotency key does not read either: it presumes a new order the same way.
 	CacheSize int
 	// Logger gets a line for each retry (default: discard).
 	Logger *slog.Logger
@@ -184,6 +185,10 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 		// With an idempotency key, the command's events may be in the stream already, appended since
 		// the order was cached: it must read the events after the cached ones before it decides.
 		x.order, x.recorded, x.cached = c.order, c.recorded, req.IdempotencyKey == ""
+	} else if _, creates := req.Command.(domain.CreateOrder); creates && s.cache != nil && req.IdempotencyKey == "" {
+		// A create presumes a new order, as if an empty stream were cached: its append at version 0
+		// proves it, and an order that exists after all is a conflict, which reads and decides again.
+		x.cached = true
 	}
 	res, err := x.execute(ctx)
 	if err != nil && x.maybeApplied {
@@ -307,7 +312,8 @@ type execution struct {
 	order    *domain.Order
 	recorded []recorded
 	decided  []domain.Event // by the last decide
-	// cached: the order came from the cache and nothing has been read since, so it may be stale.
+	// cached: the order came from the cache, or is a create's presumed new order, and nothing has
+	// been read since, so it may be stale.
 	cached bool
 	// unsure: after the append, order and recorded may not be the stream's fold, so the cache must
 	// not keep them. The store tells the place of the last of several events only; and with an
