@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -32,7 +33,10 @@ type config struct {
 	CleanupInterval time.Duration
 	BreakerFailures uint32        // BREAKER_FAILURES, default 5: outages in a row that open the breaker
 	BreakerOpenFor  time.Duration // BREAKER_OPEN_FOR, default 10s
-	// EventStoreMaxConns (EVENTSTORE_MAX_CONNS, default 16) caps the PostgreSQL event store's pool.
+	// EventStoreMaxConns (EVENTSTORE_MAX_CONNS, default the larger of 4 and the number of CPUs, as
+	// pgxpool's own default) caps the PostgreSQL event store's pool. Group commit leaves one
+	// connection appending at a time and the others reading orders the cache misses; more
+	// connections than that only add server processes competing for the CPU (see bench/README.md).
 	EventStoreMaxConns int32
 	// DatabaseMaxConns (DATABASE_MAX_CONNS, default 32) caps the idempotency pool, which holds a
 	// connection for each request with an Idempotency-Key while it runs.
@@ -69,7 +73,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		CleanupInterval:    p.Duration("IDEMPOTENCY_CLEANUP_INTERVAL", 5*time.Minute),
 		BreakerFailures:    uint32(p.Int("BREAKER_FAILURES", 5, 1<<20)),
 		BreakerOpenFor:     p.Duration("BREAKER_OPEN_FOR", 10*time.Second),
-		EventStoreMaxConns: int32(p.Int("EVENTSTORE_MAX_CONNS", 16, 10_000)),
+		EventStoreMaxConns: int32(p.Int("EVENTSTORE_MAX_CONNS", max(4, runtime.NumCPU()), 10_000)),
 		DatabaseMaxConns:   int32(p.Int("DATABASE_MAX_CONNS", 32, 10_000)),
 		LogLevel:           p.Level("LOG_LEVEL", slog.LevelInfo),
 		LogFormat:          p.String("LOG_FORMAT", telemetry.LogJSON),
