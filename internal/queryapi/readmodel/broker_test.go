@@ -21,17 +21,32 @@ type fixture struct {
 	pool   *pgxpool.Pool
 	broker *readmodel.Broker
 	reads  *atomic.Int64 // checkpoint reads of Wait
+	stall  *stall
 }
 
 // countingPositions counts the single-checkpoint reads (Wait's; a resync reads them all at once).
 type countingPositions struct {
 	*readmodel.Store
-	n *atomic.Int64
+	n     *atomic.Int64
+	stall *stall
 }
 
 func (c countingPositions) Checkpoint(ctx context.Context, projection string) (eventstore.Position, error) {
 	c.n.Add(1)
-	return c.Store.Checkpoint(ctx, projection)
+	pos, err := c.Store.Checkpoint(ctx, projection)
+	if c.stall.armed.CompareAndSwap(true, false) {
+		close(c.stall.read)
+		<-c.stall.release
+	}
+	return pos, err
+}
+
+// stall, once armed, holds the next single-checkpoint read after it has read, until release is
+// closed: a read that began before what the test does next and ends after it.
+type stall struct {
+	armed   atomic.Bool
+	read    chan struct{} // closed once the held read has its position
+	release chan struct{}
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -48,7 +63,8 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(pool.Close)
 	reads := new(atomic.Int64)
-	broker, err := readmodel.NewBroker(url, countingPositions{readmodel.NewStore(pool, 5*time.Second), reads}, readmodel.BrokerOptions{
+	held := &stall{read: make(chan struct{}), release: make(chan struct{})}
+	broker, err := readmodel.NewBroker(url, countingPositions{readmodel.NewStore(pool, 5*time.Second), reads, held}, readmodel.BrokerOptions{
 		Idle: 200 * time.Millisecond, // exercise the idle ping
 	})
 	if err != nil {
@@ -58,7 +74,7 @@ func newFixture(t *testing.T) *fixture {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = broker.Run(runCtx) }()
 	t.Cleanup(func() { stop(); <-done })
-	f := &fixture{t: t, pool: pool, broker: broker, reads: reads}
+	f := &fixture{t: t, pool: pool, broker: broker, reads: reads, stall: held}
 	f.eventually("listening", func() bool { return broker.Ready(ctx) == nil })
 	return f
 }
@@ -234,6 +250,53 @@ func TestBrokerForgetsOnReconnect(t *testing.T) {
 	pos, err := f.broker.Wait(t.Context(), "orders", eventstore.Position{Commit: 5}, 10*time.Millisecond)
 	if !errors.Is(err, readmodel.ErrNotReached) || pos.String() != "2:0" {
 		t.Errorf("Wait for 5:0 after the checkpoint went back to 2:0 = %v, %v; want ErrNotReached at 2:0", pos, err)
+	}
+}
+
+// TestBrokerDropsAReadFromBeforeAReconnect: a wait's checkpoint read that began before the listener
+// lost its connection and ends after the reconnection is not taken as known: the resync read the
+// checkpoints since, and the database may have gone back (a restore) in between.
+func TestBrokerDropsAReadFromBeforeAReconnect(t *testing.T) {
+	// given: 5:0 known, 6:0 reached without a notification
+	f := newFixture(t)
+	f.setCheckpoint("orders", "5:0")
+	f.notify("orders:5:0")
+	f.eventually("5:0 known", func() bool {
+		reads := f.reads.Load()
+		_, err := f.broker.Wait(t.Context(), "orders", eventstore.Position{Commit: 5}, time.Minute)
+		return err == nil && f.reads.Load() == reads
+	})
+	f.setCheckpoint("orders", "6:0")
+
+	// when: a wait for 7:0 reads 6:0 at its bound, and before it is done with it the database goes
+	// back to 2:0 and the listener reconnects
+	f.stall.armed.Store(true)
+	waited := make(chan result, 1)
+	go func() {
+		pos, err := f.broker.Wait(context.Background(), "orders", eventstore.Position{Commit: 7}, 10*time.Millisecond)
+		waited <- result{pos, err}
+	}()
+	select {
+	case <-f.stall.read:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the wait did not read the checkpoint at its bound")
+	}
+	f.setCheckpoint("orders", "2:0")
+	old := f.listener()
+	f.exec("SELECT pg_terminate_backend($1)", old)
+	f.eventually("listening again", func() bool {
+		pid := f.listener()
+		return pid != 0 && pid != old && f.broker.Ready(t.Context()) == nil
+	})
+	close(f.stall.release)
+	if r := <-waited; !errors.Is(r.err, readmodel.ErrNotReached) {
+		t.Fatalf("Wait for 7:0 = %v, %v; want ErrNotReached", r.pos, r.err)
+	}
+
+	// then: the Broker knows 2:0, from its resync, not the 6:0 read before it
+	pos, err := f.broker.Wait(t.Context(), "orders", eventstore.Position{Commit: 5}, 10*time.Millisecond)
+	if !errors.Is(err, readmodel.ErrNotReached) || pos.String() != "2:0" {
+		t.Errorf("Wait for 5:0 = %v, %v; want ErrNotReached at 2:0", pos, err)
 	}
 }
 
