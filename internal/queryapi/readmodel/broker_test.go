@@ -122,6 +122,36 @@ WHERE application_name = 'orderflow-query-listener' AND datname = current_databa
 	return pid
 }
 
+// known sets projection's checkpoint to pos and notifies it, and returns once the Broker knows it:
+// once a wait for pos returns without reading the checkpoint.
+func (f *fixture) known(projection, pos string) {
+	f.t.Helper()
+	want, err := eventstore.ParsePosition(pos)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.setCheckpoint(projection, pos)
+	f.notify(projection + ":" + pos)
+	f.eventually(pos+" known", func() bool {
+		reads := f.reads.Load()
+		_, err := f.broker.Wait(f.t.Context(), projection, want, time.Minute)
+		return err == nil && f.reads.Load() == reads
+	})
+}
+
+// reconnect ends the Broker's connection and returns once it listens on a new one. A new connection
+// means the Broker noticed the old one's end, and stopped listening then; listening again means it
+// has read the checkpoints over the new one.
+func (f *fixture) reconnect() {
+	f.t.Helper()
+	old := f.listener()
+	f.exec("SELECT pg_terminate_backend($1)", old)
+	f.eventually("listening again", func() bool {
+		pid := f.listener()
+		return pid != 0 && pid != old && f.broker.Ready(f.t.Context()) == nil
+	})
+}
+
 type result struct {
 	pos eventstore.Position
 	err error
@@ -231,22 +261,9 @@ func TestBrokerKnowsNotifiedPositions(t *testing.T) {
 // connection) is believed once the listener has reconnected, not the position notified before.
 func TestBrokerForgetsOnReconnect(t *testing.T) {
 	f := newFixture(t)
-	f.setCheckpoint("orders", "5:0")
-	f.notify("orders:5:0")
-	f.eventually("5:0 known", func() bool {
-		reads := f.reads.Load()
-		_, err := f.broker.Wait(t.Context(), "orders", eventstore.Position{Commit: 5}, time.Minute)
-		return err == nil && f.reads.Load() == reads
-	})
+	f.known("orders", "5:0")
 	f.setCheckpoint("orders", "2:0")
-	old := f.listener()
-	f.exec("SELECT pg_terminate_backend($1)", old)
-	// A new connection means the Broker noticed the old one's end, and stopped listening then;
-	// listening again means it has read the checkpoints over that connection.
-	f.eventually("listening again", func() bool {
-		pid := f.listener()
-		return pid != 0 && pid != old && f.broker.Ready(t.Context()) == nil
-	})
+	f.reconnect()
 	pos, err := f.broker.Wait(t.Context(), "orders", eventstore.Position{Commit: 5}, 10*time.Millisecond)
 	if !errors.Is(err, readmodel.ErrNotReached) || pos.String() != "2:0" {
 		t.Errorf("Wait for 5:0 after the checkpoint went back to 2:0 = %v, %v; want ErrNotReached at 2:0", pos, err)
@@ -259,13 +276,7 @@ func TestBrokerForgetsOnReconnect(t *testing.T) {
 func TestBrokerDropsAReadFromBeforeAReconnect(t *testing.T) {
 	// given: 5:0 known, 6:0 reached without a notification
 	f := newFixture(t)
-	f.setCheckpoint("orders", "5:0")
-	f.notify("orders:5:0")
-	f.eventually("5:0 known", func() bool {
-		reads := f.reads.Load()
-		_, err := f.broker.Wait(t.Context(), "orders", eventstore.Position{Commit: 5}, time.Minute)
-		return err == nil && f.reads.Load() == reads
-	})
+	f.known("orders", "5:0")
 	f.setCheckpoint("orders", "6:0")
 
 	// when: a wait for 7:0 reads 6:0 at its bound, and before it is done with it the database goes
@@ -282,12 +293,7 @@ func TestBrokerDropsAReadFromBeforeAReconnect(t *testing.T) {
 		t.Fatal("the wait did not read the checkpoint at its bound")
 	}
 	f.setCheckpoint("orders", "2:0")
-	old := f.listener()
-	f.exec("SELECT pg_terminate_backend($1)", old)
-	f.eventually("listening again", func() bool {
-		pid := f.listener()
-		return pid != 0 && pid != old && f.broker.Ready(t.Context()) == nil
-	})
+	f.reconnect()
 	close(f.stall.release)
 	if r := <-waited; !errors.Is(r.err, readmodel.ErrNotReached) {
 		t.Fatalf("Wait for 7:0 = %v, %v; want ErrNotReached", r.pos, r.err)
