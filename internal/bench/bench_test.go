@@ -180,9 +180,11 @@ func TestOutput(t *testing.T) {
 			Command:    []Point{{Clients: 1, PgbenchResult: PgbenchResult{TPS: 4000}}},
 			SelectOnly: []Point{{Clients: 8, PgbenchResult: PgbenchResult{TPS: 30000}}},
 		},
-		Append:     []Measured{{Clients: 1, Rate: 8123, Baseline: 10000, Ratio: 0.812}},
-		Commands:   []Measured{{Clients: 1, Rate: 1000, Baseline: 4000, Ratio: 0.25, Latency: Summary{P99: 3.25}}},
-		Queries:    []Measured{{Clients: 8, Rate: 15000, Baseline: 30000, Ratio: 0.5}},
+		Append:   []Measured{{Clients: 1, Rate: 8123, Baseline: 10000, Ratio: 0.812}},
+		Commands: []Measured{{Clients: 1, Rate: 1000, Baseline: 4000, Ratio: 0.25, Latency: Summary{P99: 3.25}}},
+		Queries:  []Measured{{Clients: 8, Rate: 15000, Baseline: 30000, Ratio: 0.5}},
+		CommandsPaced: &PacedRun{Rate: 500, Measured: Measured{Latency: Summary{P99: 12.5}},
+			CPU: &CPUShare{Cores: 2, Busy: 1.5, Processes: map[string]float64{"bench": 0.25}, Rest: 1.25, Pressure: new(0.375)}},
 		Lag:        &Lag{Rate: 500, WithMinPosition: Summary{Count: 10, P50: 4, P99: 9.5}},
 		Projection: Projection{LiveEventsPerSec: 3000, RebuildNote: "skipped"},
 		PeakRSSMiB: map[string]float64{"query-api": 40.5, "command-api": 50},
@@ -194,6 +196,7 @@ func TestOutput(t *testing.T) {
 	for _, want := range []string{
 		"fsync=off synchronous_commit=off", "10,000", "8,123", "0.81", "3.25", "15,000", "0.50",
 		"p99 9.50 ms", "rebuild: not measured (skipped)", "command-api 50.0 MiB, query-api 40.5 MiB",
+		"p99 12.50 ms", "1.50 busy: load generator 0.25", "some task waited for a core 38 % of the time",
 	} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 // clockTicks is the unit of the CPU times in /proc (sysconf(_SC_CLK_TCK)), 100 on every Linux
@@ -22,6 +24,11 @@ type CPUShare struct {
 	Processes map[string]float64 `json:"processes"` // the load generator (bench) and the services
 	// Rest is Busy less Processes: PostgreSQL's backends, mostly, and the kernel's own work.
 	Rest float64 `json:"rest"`
+	// Pressure is the share of the step in which at least one runnable task waited for a core (the
+	// kernel's pressure stall information, "some" line of /proc/pressure/cpu); nil where the kernel
+	// keeps none. Latency tails on a shared machine follow it: a request's hops between the load
+	// generator, a service and PostgreSQL each wait their turn.
+	Pressure *float64 `json:"pressure,omitempty"`
 }
 
 // cpuMeter measures a CPUShare between its start and Stop.
@@ -30,12 +37,13 @@ type cpuMeter struct {
 	machine  machineCPU
 	pids     map[string]int
 	procs    map[string]float64 // CPU seconds at the start
+	stalled  time.Duration      // PSI's "some" total at the start; -1 where the kernel keeps none
 	failures []error
 }
 
 // startCPU starts measuring the machine and the processes named in pids.
 func startCPU(pids map[string]int) *cpuMeter {
-	m := &cpuMeter{start: time.Now(), pids: pids, procs: map[string]float64{}}
+	m := &cpuMeter{start: time.Now(), pids: pids, procs: map[string]float64{}, stalled: cpuStalled()}
 	var err error
 	if m.machine, err = readMachineCPU(); err != nil {
 		m.failures = append(m.failures, err)
@@ -70,7 +78,25 @@ func (m *cpuMeter) Stop() (*CPUShare, error) {
 		rest -= share.Processes[name]
 	}
 	share.Rest = round(max(rest, 0), 2)
+	if end := cpuStalled(); end >= 0 && m.stalled >= 0 {
+		p := round((end-m.stalled).Seconds()/wall, 3)
+		share.Pressure = &p
+	}
 	return share, errors.Join(m.failures...)
+}
+
+// cpuStalled is the time, since boot, in which at least one runnable task waited for a core; -1
+// where the kernel does not keep it (no CONFIG_PSI, or psi=0).
+func cpuStalled() time.Duration {
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return -1
+	}
+	st, err := fs.PSIStatsForResource("cpu")
+	if err != nil || st.Some == nil {
+		return -1
+	}
+	return time.Duration(st.Some.Total) * time.Microsecond
 }
 
 // machineCPU is the first line of /proc/stat: CPU seconds spent busy since boot, over all cores.

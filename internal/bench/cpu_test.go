@@ -90,4 +90,10 @@ func TestCPUMeter(t *testing.T) {
 	if got := share.Processes["bench"] * wall; got < 0.15 || share.Processes["bench"] > share.Busy+tick || share.Cores < 1 {
 		t.Errorf("%+v over %.2f s: want this process's 0.2 s of CPU within the busy", share, wall)
 	}
+	if _, err := os.Stat("/proc/pressure/cpu"); err != nil {
+		return // a kernel without pressure stall information: none to report
+	}
+	if p := share.Pressure; p == nil || *p < 0 || *p > 1.01 {
+		t.Errorf("pressure %v, want a share of the step from /proc/pressure/cpu", p)
+	}
 }

@@ -118,6 +118,8 @@ type PacedRun struct {
 	// Given: the rate was --paced-rate's, not half the 32-client rate.
 	Given bool `json:"given,omitempty"`
 	Measured
+	// CPU is what the machine spent meanwhile, and on what.
+	CPU *CPUShare `json:"cpu,omitempty"`
 }
 
 // TPSOf is the rate of the run with clients in rows, or otherwise.
@@ -242,6 +244,7 @@ func (r *Results) WriteTable(w io.Writer) error {
 		}
 		fmt.Fprintf(w, "commands paced at %s/s (%s), projector stopped: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, %d errors\n",
 			num(p.Rate), why, p.Latency.P50, p.Latency.P95, p.Latency.P99, p.Errors)
+		writeCPU(w, p.CPU)
 	}
 	if m := r.CommandsLive; m != nil {
 		fmt.Fprintf(w, "commands with the projector running, %d clients: %s/s, p50 %.2f ms, p99 %.2f ms, %d errors\n",
@@ -257,9 +260,7 @@ func (r *Results) WriteTable(w io.Writer) error {
 		if p := l.Polling; p != nil {
 			fmt.Fprintf(w, "  2xx to visible, polling:        p50 %.2f ms, p99 %.2f ms (%d samples, %d never seen)\n", p.P50, p.P99, p.Count, l.PollingFails)
 		}
-		if c := l.CPU; c != nil {
-			fmt.Fprintf(w, "  CPU meanwhile, in cores of %d: %.2f busy: %s, PostgreSQL and the rest %.2f\n", c.Cores, c.Busy, cpuProcesses(c.Processes), c.Rest)
-		}
+		writeCPU(w, l.CPU)
 		if lr := l.LogReads; lr != nil && lr.Batches > 0 {
 			fmt.Fprintf(w, "  projector meanwhile: %s batches, %s reads of the log asked for, %s sent to the store (%.2f per batch)\n",
 				num(lr.Batches), num(lr.Requests), num(lr.Reads), lr.Reads/lr.Batches)
@@ -328,6 +329,17 @@ func rss(m map[string]float64) string {
 }
 
 // cpuProcesses lists each process's cores, the load generator first.
+// writeCPU writes the lines under a step that tell what the machine spent meanwhile.
+func writeCPU(w io.Writer, c *CPUShare) {
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(w, "  CPU meanwhile, in cores of %d: %.2f busy: %s, PostgreSQL and the rest %.2f\n", c.Cores, c.Busy, cpuProcesses(c.Processes), c.Rest)
+	if c.Pressure != nil {
+		fmt.Fprintf(w, "  some task waited for a core %.0f %% of the time (/proc/pressure/cpu)\n", 100**c.Pressure)
+	}
+}
+
 func cpuProcesses(procs map[string]float64) string {
 	var parts []string
 	if c, ok := procs["bench"]; ok {

@@ -262,9 +262,14 @@ func runServices(ctx context.Context, cfg Config, r *Results, dbURL string, say 
 		paced = cfg.PacedRate
 	}
 	if paced > 0 {
+		cpu := startCPU(pids(services))
 		res := Paced(ctx, paced, cfg.Step, 256, client.Command)
+		share, err := cpu.Stop()
+		if err != nil {
+			say("CPU during the paced step: %v", err)
+		}
 		m := NewMeasured(0, res, 0)
-		r.CommandsPaced = &PacedRun{Rate: round(paced, 1), Given: cfg.PacedRate > 0, Measured: m}
+		r.CommandsPaced = &PacedRun{Rate: round(paced, 1), Given: cfg.PacedRate > 0, Measured: m, CPU: share}
 		say("commands paced at %.0f/s: p50 %.2f ms, p99 %.2f ms, %d errors", paced, m.Latency.P50, m.Latency.P99, m.Errors)
 	}
 	projector, err = StartService(ctx, "projector", filepath.Join(cfg.BinDir, "projector"), filepath.Join(cfg.LogDir, "projector-2.log"), projectorEnv)
