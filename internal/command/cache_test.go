@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 
@@ -117,6 +118,89 @@ func TestCreatePresumesANewOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestBehindIsNotARace: a version conflict on an order decided as cached, or presumed new, reads and
+// decides again at once, counted as an attempt; only a conflict after a read waits the backoff, which
+// is for writers that race each other. Every wait is logged.
+func TestBehindIsNotARace(t *testing.T) {
+	add := func(uuid.UUID) domain.Command { return addItem("B") }
+	for _, tt := range []struct {
+		name      string
+		cacheSize int
+		mine      bool                                             // this replica created the order, and caches it
+		given     func(t *testing.T, other *Service, id uuid.UUID) // through another replica, if set
+		races     int32                                            // rivals' appends just before this replica's
+		cmd       func(id uuid.UUID) domain.Command
+		wantErr   error
+		wantWaits int32
+	}{
+		{name: "cached order behind the stream", mine: true, given: addedElsewhere, cmd: add},
+		{name: "presumed new order exists", given: createdElsewhere, cmd: func(id uuid.UUID) domain.Command { return create(id) },
+			wantErr: domain.ErrOrderExists},
+		{name: "cached order behind, then a race", mine: true, races: 2, cmd: add, wantWaits: 1},
+		{name: "read order, a race", cacheSize: -1, mine: true, races: 1, cmd: add, wantWaits: 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// given
+			st := &racingStore{Store: memory.New(nil)}
+			waits := &countingHandler{msg: "version conflict; deciding again"}
+			s := newService(t, st, Options{CacheSize: tt.cacheSize, Logger: slog.New(waits)})
+			id := uuid.New()
+			if tt.mine {
+				createdElsewhere(t, s, id)
+			}
+			if tt.given != nil {
+				tt.given(t, newService(t, st, Options{}), id)
+			}
+			st.races.Store(tt.races)
+
+			// when
+			_, err := s.Execute(t.Context(), Request{OrderID: id, Command: tt.cmd(id)})
+
+			// then
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error = %v, want %v", err, tt.wantErr)
+			}
+			if got := waits.n.Load(); got != tt.wantWaits {
+				t.Errorf("%d waits between attempts, want %d", got, tt.wantWaits)
+			}
+		})
+	}
+}
+
+// createdElsewhere creates order id through other.
+func createdElsewhere(t *testing.T, other *Service, id uuid.UUID) {
+	t.Helper()
+	if _, err := other.Execute(t.Context(), Request{OrderID: id, Command: create(id)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// addedElsewhere adds an item to order id through other.
+func addedElsewhere(t *testing.T, other *Service, id uuid.UUID) {
+	t.Helper()
+	if _, err := other.Execute(t.Context(), Request{OrderID: id, Command: addItem("A")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countingHandler counts the log records with message msg.
+type countingHandler struct {
+	msg string
+	n   atomic.Int32
+}
+
+func (*countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.n.Add(1)
+	}
+	return nil
+}
+
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
 
 // TestStaleCachedOrder runs commands on replica a, whose cached order misses an event that replica b
 // appended since: every answer is the one a fresh read would give.

@@ -246,11 +246,22 @@ func (x *execution) decideAndAppend(ctx context.Context) (Result, error) {
 	attempts := 0
 	res, err := backoff.Retry(ctx, func() (Result, error) {
 		attempts++
+		stale := x.cached
 		res, err := x.attempt(ctx)
-		if errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+		if stale && errors.Is(err, eventstore.ErrWrongExpectedVersion) && attempts < s.maxAttempts {
+			// The order decided on was cached, or presumed new, and behind the stream: that is no
+			// race with another writer, which is what the backoff is for. Read and decide again now.
+			attempts++
+			res, err = x.attempt(ctx)
+		}
+		switch {
+		case !errors.Is(err, eventstore.ErrWrongExpectedVersion):
+			return res, backoff.Permanent(err)
+		case attempts >= s.maxAttempts:
+			return res, backoff.Permanent(err) // the retry above counts as an attempt of its own
+		default:
 			return res, err // someone else appended in between: read their events and decide again
 		}
-		return res, backoff.Permanent(err)
 	},
 		backoff.WithBackOff(&backoff.ExponentialBackOff{
 			InitialInterval:     s.retryInitial,
