@@ -63,14 +63,24 @@ func TestCachedOrderDecidesWithoutReading(t *testing.T) {
 	}
 }
 
-// TestCreatePresumesANewOrder: with the cache, a create without an idempotency key appends at version
-// 0 without reading; an order that exists after all (created through another replica) is still
-// refused, with nothing written. A key reads first, to find a replay.
+// TestCreatePresumesANewOrder: with the cache, a create without an idempotency key or If-Match appends
+// at version 0 without reading; an order that exists after all (created through another replica) is
+// still refused, by the domain or by Authorize on the order as it is, with nothing written. A key
+// reads first, to find a replay; so does If-Match, whose conflict would not read.
 func TestCreatePresumesANewOrder(t *testing.T) {
+	errForbidden := errors.New("not your order")
+	othersOnly := func(o *domain.Order) error { // as the API's owner check: an order not there yet is anyone's
+		if o.Version() > 0 {
+			return errForbidden
+		}
+		return nil
+	}
 	for _, tt := range []struct {
 		name      string
 		exists    bool // the order was created through another replica
 		key       string
+		ifMatch   *uint64
+		authorize func(*domain.Order) error
 		cacheSize int
 		wantErr   error
 		wantReads int32
@@ -80,6 +90,12 @@ func TestCreatePresumesANewOrder(t *testing.T) {
 		{name: "new order, with a key", key: "k-1", wantReads: 1},
 		{name: "order exists, with a key", exists: true, key: "k-2", wantErr: domain.ErrOrderExists, wantReads: 1},
 		{name: "new order, cache off", cacheSize: -1, wantReads: 1},
+		{name: "new order, If-Match 0", ifMatch: ptr(uint64(0)), wantReads: 1},
+		// The refusal is the owner check's, on the order as it is: not a failed precondition that
+		// would tell the caller the order exists, and at which version.
+		{name: "someone else's order, If-Match 0", exists: true, ifMatch: ptr(uint64(0)), authorize: othersOnly,
+			wantErr: errForbidden, wantReads: 1},
+		{name: "someone else's order", exists: true, authorize: othersOnly, wantErr: errForbidden, wantReads: 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			// given
@@ -95,7 +111,8 @@ func TestCreatePresumesANewOrder(t *testing.T) {
 			s := newService(t, st, Options{CacheSize: tt.cacheSize})
 
 			// when
-			res, err := s.Execute(t.Context(), Request{OrderID: id, Command: create(id), IdempotencyKey: tt.key})
+			res, err := s.Execute(t.Context(), Request{OrderID: id, Command: create(id), IdempotencyKey: tt.key,
+				IfMatch: tt.ifMatch, Authorize: tt.authorize})
 
 			// then
 			reads := st.reads.Load()

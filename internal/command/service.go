@@ -44,7 +44,8 @@ type Options struct {
 	// on one of them decides without reading its stream first (default 1,000; negative: none). An
 	// order of 10 events takes about 2 KiB. A cached order that another replica has moved on costs a
 	// version conflict and a read, never a wrong answer (see orderCache). With the cache, a create
-	// without an idempotency key does not read either: it presumes a new order the same way.
+	// without an idempotency key or If-Match does not read either: it presumes a new order the same
+	// way.
 	CacheSize int
 	// Logger gets a line for each retry (default: discard).
 	Logger *slog.Logger
@@ -185,9 +186,11 @@ func (s *Service) Execute(ctx context.Context, req Request) (Result, error) {
 		// With an idempotency key, the command's events may be in the stream already, appended since
 		// the order was cached: it must read the events after the cached ones before it decides.
 		x.order, x.recorded, x.cached = c.order, c.recorded, req.IdempotencyKey == ""
-	} else if _, creates := req.Command.(domain.CreateOrder); creates && s.cache != nil && req.IdempotencyKey == "" {
+	} else if _, creates := req.Command.(domain.CreateOrder); creates && s.cache != nil && req.IdempotencyKey == "" && req.IfMatch == nil {
 		// A create presumes a new order, as if an empty stream were cached: its append at version 0
 		// proves it, and an order that exists after all is a conflict, which reads and decides again.
+		// Not with If-Match: its conflict is a failed precondition, answered without that read, so
+		// the caller would learn of an order it may not see before Authorize had looked at it.
 		x.cached = true
 	}
 	res, err := x.execute(ctx)
