@@ -328,7 +328,6 @@ func rss(m map[string]float64) string {
 	return strings.Join(parts, ", ")
 }
 
-// cpuProcesses lists each process's cores, the load generator first.
 // writeCPU writes the lines under a step that tell what the machine spent meanwhile.
 func writeCPU(w io.Writer, c *CPUShare) {
 	if c == nil {
@@ -340,6 +339,7 @@ func writeCPU(w io.Writer, c *CPUShare) {
 	}
 }
 
+// cpuProcesses lists each process's cores, the load generator first.
 func cpuProcesses(procs map[string]float64) string {
 	var parts []string
 	if c, ok := procs["bench"]; ok {
