@@ -140,3 +140,57 @@ func perSecond(b *testing.B, clients int, op func(ctx context.Context, stream st
 	b.ReportMetric(rate, "ops/s")
 	return rate
 }
+
+// BenchmarkReadAll measures a tailing reader's log read (the projector's), at the head of a log of
+// 100,000 events and 100 events behind it, against the same read without genericPlan: planned
+// afresh on every call, as PostgreSQL's plan cache does for it on a log of this size.
+//
+//	make test ARGS='-run=^$ -bench=ReadAll -benchtime=3s ./eventstore/postgres/'
+func BenchmarkReadAll(b *testing.B) {
+	s, pool := newStore(b)
+	ctx := context.Background()
+	data := []byte(`{"sku":"SKU-123456","name":"Espresso beans, 1 kg, dark roast, whole","quantity":3,"unit_price_cents":1999}`)
+	batch := make([]eventstore.EventData, 100)
+	var behind, head eventstore.Position
+	for i := range 1000 {
+		for j := range batch {
+			batch[j] = eventstore.EventData{ID: uuid.New(), Type: "ItemAdded", SchemaVersion: 2, Data: data}
+		}
+		res, err := s.Append(ctx, fmt.Sprintf("seed-%d", i), eventstore.NoStream(), batch...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		behind, head = head, res.Position
+	}
+	if _, err := pool.Exec(ctx, `ANALYZE events`); err != nil {
+		b.Fatal(err)
+	}
+	waitHead(b, s, head)
+
+	type read func(ctx context.Context, from eventstore.Position, limit int) ([]eventstore.RecordedEvent, error)
+	customPlan := func(ctx context.Context, from eventstore.Position, limit int) ([]eventstore.RecordedEvent, error) {
+		return postgres.ReadAllCustomPlan(ctx, s, from, limit)
+	}
+	for _, at := range []struct {
+		name string
+		from eventstore.Position
+		want int
+	}{{"head", head, 0}, {"behind=100", behind, 100}} {
+		perOp := func(b *testing.B, r read) float64 {
+			for b.Loop() {
+				events, err := r(ctx, at.from, 501)
+				if err != nil || len(events) != at.want {
+					b.Fatalf("read after %s: %d events, %v; want %d", at.from, len(events), err, at.want)
+				}
+			}
+			return float64(b.Elapsed()) / float64(b.N)
+		}
+		var baseline float64
+		b.Run("custom-plan/"+at.name, func(b *testing.B) { baseline = perOp(b, customPlan) })
+		b.Run("generic-plan/"+at.name, func(b *testing.B) {
+			if ns := perOp(b, s.ReadAll); baseline > 0 {
+				b.ReportMetric(baseline/ns, "speedup")
+			}
+		})
+	}
+}

@@ -1,5 +1,11 @@
 package postgres
 
+import (
+	"context"
+
+	"github.com/orderflow/orderflow/eventstore"
+)
+
 // HoldGroupCommit occupies every free group-commit slot of s, so that appends queue until release
 // is called; queued tells how many wait.
 func HoldGroupCommit(s *Store) (queued func() int, release func()) {
@@ -23,3 +29,16 @@ func HoldGroupCommit(s *Store) (queued func() int, release func()) {
 
 // PageCap exposes pageCap.
 var PageCap = pageCap
+
+// ReadAllSQL exposes readAllSQL.
+const ReadAllSQL = readAllSQL
+
+// ReadAllCustomPlan is ReadAll as it was before genericPlan: the read alone, planned by the plan
+// cache's auto mode. BenchmarkReadAll measures ReadAll against it.
+func ReadAllCustomPlan(ctx context.Context, s *Store, from eventstore.Position, limit int) ([]eventstore.RecordedEvent, error) {
+	rows, err := s.pool.Query(ctx, readAllSQL, int64(from.Commit), int64(from.Prepare), limit)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return scanEvents(rows, limit)
+}

@@ -446,3 +446,58 @@ func TestPageCap(t *testing.T) {
 		})
 	}
 }
+
+// TestReadAllUsesGenericPlan: a tailing reader's log read is planned once per connection, not on every
+// call (see genericPlan), and the setting it takes for that does not outlive the read.
+func TestReadAllUsesGenericPlan(t *testing.T) {
+	_, shared := newStore(t)
+	ctx := testContext(t, time.Minute)
+	// One connection, so that the reads and the catalog query below meet the same prepared statement.
+	cfg := shared.Config()
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s, err := postgres.Open(ctx, pool, postgres.GroupCommit(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last eventstore.AppendResult
+	for i := range 40 {
+		if last, err = s.Append(ctx, fmt.Sprintf("generic-%d", i), eventstore.NoStream(), ev("A")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pool.Exec(ctx, `ANALYZE events`); err != nil {
+		t.Fatal(err)
+	}
+	waitHead(t, s, last.Position)
+	// Auto mode plans the first five calls for their arguments whatever the costs; ten calls would
+	// leave at least five custom plans.
+	from := eventstore.Position{}
+	for range 10 {
+		page, err := s.ReadAll(ctx, from, 3)
+		if err != nil || len(page) == 0 {
+			t.Fatalf("read the log after %s: %d events, %v", from, len(page), err)
+		}
+		from = page[len(page)-1].Position
+	}
+	var generic, custom int64
+	err = pool.QueryRow(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1`,
+		postgres.ReadAllSQL).Scan(&generic, &custom)
+	if err != nil {
+		t.Fatalf("find the log read's prepared statement: %v", err)
+	}
+	if custom != 0 || generic != 10 {
+		t.Errorf("log read planned: %d generic, %d custom plans over 10 calls; want 10 generic, 0 custom", generic, custom)
+	}
+	var mode string
+	if err := pool.QueryRow(ctx, `SHOW plan_cache_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "auto" {
+		t.Errorf("plan_cache_mode after a log read: %q, want auto (the read's setting leaked)", mode)
+	}
+}
