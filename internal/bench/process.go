@@ -22,7 +22,10 @@ type Service struct {
 	URL  string // http://127.0.0.1:port
 	cmd  *exec.Cmd
 	log  *os.File
-	done chan error
+	// exited is closed when the process has exited, with its Wait error in waitErr: a closed
+	// channel, unlike a value sent, tells every reader, however many times it asks.
+	exited  chan struct{}
+	waitErr error
 }
 
 // StartService runs bin with env (plus HTTP_ADDR on a free loopback port) and waits until its
@@ -46,8 +49,11 @@ func StartService(ctx context.Context, name, bin, logPath string, env map[string
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	s := &Service{Name: name, URL: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, log: logFile, done: make(chan error, 1)}
-	go func() { s.done <- cmd.Wait() }()
+	s := &Service{Name: name, URL: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, log: logFile, exited: make(chan struct{})}
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(s.exited)
+	}()
 	if err := s.waitReady(ctx, time.Minute); err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("%s: %w (log: %s)", name, err, logPath)
@@ -64,7 +70,7 @@ func (s *Service) PeakRSSMiB() (float64, error) { return PeakRSSMiB(s.PID()) }
 // Stopped reports whether the service has exited.
 func (s *Service) Stopped() bool {
 	select {
-	case <-s.done:
+	case <-s.exited:
 		return true
 	default:
 		return false
@@ -76,10 +82,10 @@ func (s *Service) Stop() {
 	defer s.log.Close()
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-s.done:
+	case <-s.exited:
 	case <-time.After(20 * time.Second):
 		_ = s.cmd.Process.Kill()
-		<-s.done
+		<-s.exited
 	}
 }
 
@@ -88,9 +94,8 @@ func (s *Service) waitReady(ctx context.Context, d time.Duration) error {
 	defer cancel()
 	for {
 		select {
-		case err := <-s.done:
-			s.done <- err // Stop waits on it too
-			return fmt.Errorf("exited before it was ready: %v", err)
+		case <-s.exited:
+			return fmt.Errorf("exited before it was ready: %v", s.waitErr)
 		case <-ctx.Done():
 			return errors.New("not ready in time")
 		case <-time.After(100 * time.Millisecond):
