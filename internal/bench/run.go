@@ -97,32 +97,27 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Results, error) {
 	}
 	defer pool.Close()
 
-	for _, c := range cfg.Clients {
-		for _, s := range []struct {
-			name string
-			run  func() (PgbenchResult, error)
-			into *[]Point
-		}{
-			{"insert", func() (PgbenchResult, error) {
-				return pg.Script(ctx, filepath.Join(cfg.ScriptDir, "insert.sql"), c, cfg.Step)
-			}, &r.Baseline.Insert},
-			{"command", func() (PgbenchResult, error) {
-				return pg.Script(ctx, filepath.Join(cfg.ScriptDir, "command.sql"), c, cfg.Step)
-			}, &r.Baseline.Command},
-			{"select-only", func() (PgbenchResult, error) { return pg.SelectOnly(ctx, c, cfg.Step) }, &r.Baseline.SelectOnly},
-		} {
-			res, err := s.run()
-			if err != nil {
-				return nil, err
-			}
-			*s.into = append(*s.into, Point{Clients: c, PgbenchResult: res})
-			say("pgbench %s, %d clients: %.0f tps", s.name, c, res.TPS)
+	// baseline runs one pgbench measurement at c clients and keeps it in into.
+	baseline := func(name string, c int, into *[]Point, run func() (PgbenchResult, error)) error {
+		res, err := run()
+		if err != nil {
+			return err
 		}
+		*into = append(*into, Point{Clients: c, PgbenchResult: res})
+		say("pgbench %s, %d clients: %.0f tps", name, c, res.TPS)
+		return nil
 	}
-
 	data := sampleEvent()
 	meta := eventstore.Metadata{CorrelationID: "bench", Actor: "bench", Command: "AddItem"}
 	for _, c := range cfg.Clients {
+		script := func(file string) func() (PgbenchResult, error) {
+			return func() (PgbenchResult, error) { return pg.Script(ctx, filepath.Join(cfg.ScriptDir, file), c, cfg.Step) }
+		}
+		if err := baseline("insert", c, &r.Baseline.Insert, script("insert.sql")); err != nil {
+			return nil, err
+		}
+		// The appends right after the insert they are compared with: on durable settings both wait
+		// for the disk's flushes, whose times drift over minutes.
 		prefix := uuid.NewString()
 		streams := make([]int, c)
 		res := ClosedLoop(ctx, c, cfg.Step, func(ctx context.Context, w int) error {
@@ -134,6 +129,13 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Results, error) {
 		m := NewMeasured(c, res, TPSAt(r.Baseline.Insert, c))
 		r.Append = append(r.Append, m)
 		say("append, %d clients: %.0f/s (ratio to insert %.2f)", c, m.Rate, m.Ratio)
+
+		if err := baseline("command", c, &r.Baseline.Command, script("command.sql")); err != nil {
+			return nil, err
+		}
+		if err := baseline("select-only", c, &r.Baseline.SelectOnly, func() (PgbenchResult, error) { return pg.SelectOnly(ctx, c, cfg.Step) }); err != nil {
+			return nil, err
+		}
 	}
 	pool.Close()
 
