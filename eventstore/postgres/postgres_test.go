@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orderflow/orderflow/eventstore"
@@ -447,12 +449,13 @@ func TestPageCap(t *testing.T) {
 	}
 }
 
-// TestReadAllUsesGenericPlan: a tailing reader's log read is planned once per connection, not on every
-// call (see genericPlan), and the setting it takes for that does not outlive the read.
+// TestReadAllUsesGenericPlan: a tailing reader's log read runs on its generic plan, not on one made
+// for each call (see genericPlan); that plan reads the log's primary key in order, as a custom plan
+// does; and the setting the read takes for it does not outlive the read.
 func TestReadAllUsesGenericPlan(t *testing.T) {
 	_, shared := newStore(t)
 	ctx := testContext(t, time.Minute)
-	// One connection, so that the reads and the catalog query below meet the same prepared statement.
+	// One connection, so that the reads and the catalog queries below meet the same session.
 	cfg := shared.Config()
 	cfg.MaxConns = 1
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -464,9 +467,14 @@ func TestReadAllUsesGenericPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Enough events for the planner to weigh a scan of the whole table and a sort against the index.
 	var last eventstore.AppendResult
-	for i := range 40 {
-		if last, err = s.Append(ctx, fmt.Sprintf("generic-%d", i), eventstore.NoStream(), ev("A")); err != nil {
+	batch := make([]eventstore.EventData, 100)
+	for i := range 50 {
+		for j := range batch {
+			batch[j] = ev("A")
+		}
+		if last, err = s.Append(ctx, fmt.Sprintf("generic-%d", i), eventstore.NoStream(), batch...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -474,6 +482,11 @@ func TestReadAllUsesGenericPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitHead(t, s, last.Position)
+	var modeBefore string
+	if err := pool.QueryRow(ctx, `SHOW plan_cache_mode`).Scan(&modeBefore); err != nil {
+		t.Fatal(err)
+	}
+
 	// Auto mode plans the first five calls for their arguments whatever the costs; ten calls would
 	// leave at least five custom plans.
 	from := eventstore.Position{}
@@ -491,13 +504,43 @@ func TestReadAllUsesGenericPlan(t *testing.T) {
 		t.Fatalf("find the log read's prepared statement: %v", err)
 	}
 	if custom != 0 || generic != 10 {
-		t.Errorf("log read planned: %d generic, %d custom plans over 10 calls; want 10 generic, 0 custom", generic, custom)
+		t.Errorf("log read: %d calls on the generic plan, %d on custom plans, of 10; want 10 and 0", generic, custom)
 	}
 	var mode string
 	if err := pool.QueryRow(ctx, `SHOW plan_cache_mode`).Scan(&mode); err != nil {
 		t.Fatal(err)
 	}
-	if mode != "auto" {
-		t.Errorf("plan_cache_mode after a log read: %q, want auto (the read's setting leaked)", mode)
+	if mode != modeBefore {
+		t.Errorf("plan_cache_mode after a log read: %q, want %q as before (the read's setting leaked)", mode, modeBefore)
+	}
+
+	// The generic plan's shape, through a statement of our own: pgx's is not named for us.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	for _, sql := range []string{`SET LOCAL plan_cache_mode = force_generic_plan`, `PREPARE log_read AS ` + postgres.ReadAllSQL} {
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	var plan strings.Builder
+	rows, err := tx.Query(ctx, `EXPLAIN EXECUTE log_read(0, 0, 500)`, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := plan.String(); !strings.Contains(got, "Index Scan using events_log_pkey") || strings.Contains(got, "Sort") {
+		t.Errorf("generic plan of the log read:\n%swant a scan of events_log_pkey in order, without a sort", got)
 	}
 }
