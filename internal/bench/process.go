@@ -77,9 +77,10 @@ func (s *Service) Stopped() bool {
 	}
 }
 
-// Stop sends SIGTERM to the service's PID and waits for it to exit, SIGKILL after 20 s.
+// Stop sends SIGTERM to the service's PID and waits for it to exit, SIGKILL after 20 s, then closes
+// its log. It returns at once for a service that has exited.
 func (s *Service) Stop() {
-	defer s.log.Close()
+	defer s.log.Close() // a second Close only returns an error
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.exited:

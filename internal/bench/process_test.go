@@ -50,4 +50,14 @@ func TestServiceStopped(t *testing.T) {
 	if pid, ok := pids([]*Service{s})["stand-in"]; ok {
 		t.Errorf("the stopped service (PID %d) is still among the processes a step measures", pid)
 	}
+	stopped := make(chan struct{})
+	go func() {
+		s.Stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Error("a second Stop still waits after 5 s")
+	}
 }

@@ -415,13 +415,12 @@ func pids(services []*Service) map[string]int {
 // stopService stops s, once, and keeps its peak RSS in r: the highest of all the processes that
 // ran under its name.
 func stopService(r *Results, s *Service) {
-	if s.Stopped() {
-		return
+	if !s.Stopped() {
+		if peak, err := s.PeakRSSMiB(); err == nil {
+			r.PeakRSSMiB[s.Name] = max(r.PeakRSSMiB[s.Name], peak)
+		}
 	}
-	if peak, err := s.PeakRSSMiB(); err == nil {
-		r.PeakRSSMiB[s.Name] = max(r.PeakRSSMiB[s.Name], peak)
-	}
-	s.Stop()
+	s.Stop() // also for one that exited by itself: its log is still open
 }
 
 // profile, when cfg.ProfileDir is set and on is true, takes a CPU profile of service over the next d
