@@ -142,8 +142,9 @@ func perSecond(b *testing.B, clients int, op func(ctx context.Context, stream st
 }
 
 // BenchmarkReadAll measures a tailing reader's log read (the projector's), at the head of a log of
-// 100,000 events and 100 events behind it, against the same read without genericPlan: planned
-// afresh on every call, as PostgreSQL's plan cache does for it on a log of this size.
+// 100,000 events and 100 events behind it, and a rebuild's page of 5,000 events, against the same
+// read without genericPlan: planned afresh on every call, as PostgreSQL's plan cache does for it on
+// a log of this size.
 //
 //	make test ARGS='-run=^$ -bench=ReadAll -benchtime=3s ./eventstore/postgres/'
 func BenchmarkReadAll(b *testing.B) {
@@ -151,7 +152,7 @@ func BenchmarkReadAll(b *testing.B) {
 	ctx := context.Background()
 	data := []byte(`{"sku":"SKU-123456","name":"Espresso beans, 1 kg, dark roast, whole","quantity":3,"unit_price_cents":1999}`)
 	batch := make([]eventstore.EventData, 100)
-	var behind, head eventstore.Position
+	var page, behind, head eventstore.Position
 	for i := range 1000 {
 		for j := range batch {
 			batch[j] = eventstore.EventData{ID: uuid.New(), Type: "ItemAdded", SchemaVersion: 2, Data: data}
@@ -161,6 +162,9 @@ func BenchmarkReadAll(b *testing.B) {
 			b.Fatal(err)
 		}
 		behind, head = head, res.Position
+		if i == 949 {
+			page = res.Position // 5,000 events behind the head
+		}
 	}
 	if _, err := pool.Exec(ctx, `ANALYZE events`); err != nil {
 		b.Fatal(err)
@@ -172,13 +176,14 @@ func BenchmarkReadAll(b *testing.B) {
 		return postgres.ReadAllCustomPlan(ctx, s, from, limit)
 	}
 	for _, at := range []struct {
-		name string
-		from eventstore.Position
-		want int
-	}{{"head", head, 0}, {"behind=100", behind, 100}} {
+		name  string
+		from  eventstore.Position
+		limit int
+		want  int
+	}{{"head", head, 501, 0}, {"behind=100", behind, 501, 100}, {"page=5000", page, 5000, 5000}} {
 		perOp := func(b *testing.B, r read) float64 {
 			for b.Loop() {
-				events, err := r(ctx, at.from, 501)
+				events, err := r(ctx, at.from, at.limit)
 				if err != nil || len(events) != at.want {
 					b.Fatalf("read after %s: %d events, %v; want %d", at.from, len(events), err, at.want)
 				}
