@@ -42,3 +42,6 @@ func ReadAllCustomPlan(ctx context.Context, s *Store, from eventstore.Position, 
 	}
 	return scanEvents(rows, limit)
 }
+
+// GroupSQL exposes groupSQL.
+const GroupSQL = groupSQL

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -231,4 +232,48 @@ func TestGroupedAppendWithoutConnection(t *testing.T) {
 
 func event(id uuid.UUID, data string) eventstore.EventData {
 	return eventstore.EventData{ID: id, Type: "Tested", SchemaVersion: 1, Data: []byte(data)}
+}
+
+// TestGroupCommitUsesGenericPlan: a grouped append runs on its statement's generic plan, not on one
+// made for each group (see groupCommit.insert); that plan finds each stream's version through the
+// (stream_id, version) index; and the setting does not outlive the append.
+func TestGroupCommitUsesGenericPlan(t *testing.T) {
+	ctx := testContext(t, time.Minute)
+	pool := oneConnection(t)
+	s, err := postgres.Open(ctx, pool, postgres.GroupCommit(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	modeBefore := planCacheMode(t, pool)
+	// Ten groups of three appends each: held until all three queue, then written as one statement.
+	for round := range 10 {
+		queued, release := postgres.HoldGroupCommit(s)
+		errs := make(chan error, 3)
+		for i := range 3 {
+			go func() {
+				_, err := s.Append(ctx, fmt.Sprintf("grouped-%d-%d", round, i), eventstore.NoStream(), event(uuid.New(), `{}`))
+				errs <- err
+			}()
+		}
+		for queued() != 3 {
+			time.Sleep(time.Millisecond)
+		}
+		release()
+		for range 3 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if generic, custom := planCounts(t, pool, postgres.GroupSQL); custom != 0 || generic != 10 {
+		t.Errorf("grouped append: %d calls on the generic plan, %d on custom plans, of 10; want 10 and 0", generic, custom)
+	}
+	if mode := planCacheMode(t, pool); mode != modeBefore {
+		t.Errorf("plan_cache_mode after a grouped append: %q, want %q as before (the setting leaked)", mode, modeBefore)
+	}
+	plan := explainGeneric(t, pool, postgres.GroupSQL,
+		`'{s}', '{00000000-0000-0000-0000-000000000001}', '{T}', '{1}', '{"{}"}', '{"{}"}', '{1}', '{0}'`)
+	if !strings.Contains(plan, "events_stream_version_key") || strings.Contains(plan, "Seq Scan on events ") {
+		t.Errorf("generic plan of the grouped append:\n%swant the stream's version from events_stream_version_key, no scan of the log", plan)
+	}
 }

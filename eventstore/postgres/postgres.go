@@ -401,14 +401,15 @@ WHERE (tx_id, seq) > ($1, $2) AND tx_id < ` + visibleBelow + `
 ORDER BY tx_id, seq LIMIT $3`
 
 // genericPlan makes the rest of its transaction run prepared statements on their generic plans.
+// ReadAll and grouped appends (groupCommit.insert) send it ahead of their statement in one batch.
 // Left to itself, PostgreSQL plans readAllSQL afresh on every call: a generic plan must be cheaper
 // than the average custom one, and readAllSQL's never is, since it takes LIMIT $3 for a tenth of
 // the rows the range selects while a custom plan knows the limit. Both are the same scan of the
 // log's primary key, but planning each read of the log took about 80 µs (pg_stat_statements) and
 // 14 % of PostgreSQL's CPU in the bench's lag step (perf). With is_local, the setting ends with the
 // transaction: in a batch without BEGIN, the implicit one that ends at the batch's Sync. In exec
-// modes other than the pool's default (statement cache) the read is unnamed and planned every time
-// anyway; the setting then does nothing.
+// modes other than the pool's default (statement cache) the statements are unnamed and planned
+// every time anyway; the setting then does nothing.
 const genericPlan = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
 
 // ReadAll implements eventstore.LogReader. It sends genericPlan and the read in one pipeline: one

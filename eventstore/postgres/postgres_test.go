@@ -453,16 +453,8 @@ func TestPageCap(t *testing.T) {
 // for each call (see genericPlan); that plan reads the log's primary key in order, as a custom plan
 // does; and the setting the read takes for it does not outlive the read.
 func TestReadAllUsesGenericPlan(t *testing.T) {
-	_, shared := newStore(t)
 	ctx := testContext(t, time.Minute)
-	// One connection, so that the reads and the catalog queries below meet the same session.
-	cfg := shared.Config()
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := oneConnection(t)
 	s, err := postgres.Open(ctx, pool, postgres.GroupCommit(0))
 	if err != nil {
 		t.Fatal(err)
@@ -482,10 +474,7 @@ func TestReadAllUsesGenericPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitHead(t, s, last.Position)
-	var modeBefore string
-	if err := pool.QueryRow(ctx, `SHOW plan_cache_mode`).Scan(&modeBefore); err != nil {
-		t.Fatal(err)
-	}
+	modeBefore := planCacheMode(t, pool)
 
 	// Auto mode plans the first five calls for their arguments whatever the costs; ten calls would
 	// leave at least five custom plans.
@@ -497,50 +486,75 @@ func TestReadAllUsesGenericPlan(t *testing.T) {
 		}
 		from = page[len(page)-1].Position
 	}
-	var generic, custom int64
-	err = pool.QueryRow(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1`,
-		postgres.ReadAllSQL).Scan(&generic, &custom)
-	if err != nil {
-		t.Fatalf("find the log read's prepared statement: %v", err)
-	}
-	if custom != 0 || generic != 10 {
+	if generic, custom := planCounts(t, pool, postgres.ReadAllSQL); custom != 0 || generic != 10 {
 		t.Errorf("log read: %d calls on the generic plan, %d on custom plans, of 10; want 10 and 0", generic, custom)
 	}
-	var mode string
-	if err := pool.QueryRow(ctx, `SHOW plan_cache_mode`).Scan(&mode); err != nil {
-		t.Fatal(err)
-	}
-	if mode != modeBefore {
+	if mode := planCacheMode(t, pool); mode != modeBefore {
 		t.Errorf("plan_cache_mode after a log read: %q, want %q as before (the read's setting leaked)", mode, modeBefore)
 	}
+	if plan := explainGeneric(t, pool, postgres.ReadAllSQL, "0, 0, 500"); !strings.Contains(plan, "Index Scan using events_log_pkey") || strings.Contains(plan, "Sort") {
+		t.Errorf("generic plan of the log read:\n%swant a scan of events_log_pkey in order, without a sort", plan)
+	}
+}
 
-	// The generic plan's shape, through a statement of our own: pgx's is not named for us.
+// oneConnection is a pool of one connection to a database of its own with the event-store
+// migrations applied, so that a test's statements and its look at their session meet.
+func oneConnection(t *testing.T) *pgxpool.Pool {
+	_, shared := newStore(t)
+	cfg := shared.Config()
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(testContext(t, time.Minute), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// planCounts tells how many calls of the statement sql, prepared on pool's one connection, ran on
+// its generic plan and how many on custom ones.
+func planCounts(t *testing.T, pool *pgxpool.Pool, sql string) (generic, custom int64) {
+	t.Helper()
+	err := pool.QueryRow(testContext(t, time.Minute), `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1`,
+		sql).Scan(&generic, &custom)
+	if err != nil {
+		t.Fatalf("find the prepared statement: %v", err)
+	}
+	return generic, custom
+}
+
+func planCacheMode(t *testing.T, pool *pgxpool.Pool) string {
+	t.Helper()
+	var mode string
+	if err := pool.QueryRow(testContext(t, time.Minute), `SHOW plan_cache_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	return mode
+}
+
+// explainGeneric is EXPLAIN of sql's generic plan, called with args (SQL literals), through a
+// statement of its own: pgx's are not named for us.
+func explainGeneric(t *testing.T, pool *pgxpool.Pool, sql, args string) string {
+	t.Helper()
+	ctx := testContext(t, time.Minute)
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	for _, sql := range []string{`SET LOCAL plan_cache_mode = force_generic_plan`, `PREPARE log_read AS ` + postgres.ReadAllSQL} {
-		if _, err := tx.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
+	for _, stmt := range []string{`SET LOCAL plan_cache_mode = force_generic_plan`, `PREPARE explained AS ` + sql} {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
-	var plan strings.Builder
-	rows, err := tx.Query(ctx, `EXPLAIN EXECUTE log_read(0, 0, 500)`, pgx.QueryExecModeSimpleProtocol)
+	defer tx.Exec(ctx, `DEALLOCATE explained`)
+	rows, err := tx.Query(ctx, `EXPLAIN EXECUTE explained(`+args+`)`, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan.WriteString(line + "\n")
-	}
-	if err := rows.Err(); err != nil {
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := plan.String(); !strings.Contains(got, "Index Scan using events_log_pkey") || strings.Contains(got, "Sort") {
-		t.Errorf("generic plan of the log read:\n%swant a scan of events_log_pkey in order, without a sort", got)
-	}
+	return strings.Join(lines, "\n") + "\n"
 }
