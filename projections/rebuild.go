@@ -289,8 +289,25 @@ func (w *worker) createTables(ctx context.Context, tx pgx.Tx, b *build) error {
 		if _, err := tx.Exec(ctx, `CREATE TABLE `+ident(b.schema, t)+` (LIKE `+ident(b.live, t)+` INCLUDING ALL)`); err != nil {
 			return fmt.Errorf("create %s: %w", t, err)
 		}
+		if err := copyStorageParams(ctx, tx, ident(b.live, t), ident(b.schema, t)); err != nil {
+			return fmt.Errorf("create %s: %w", t, err)
+		}
 	}
 	return nil
+}
+
+// copyStorageParams gives table the storage parameters of from (a fillfactor, say), which LIKE
+// ... INCLUDING ALL leaves behind: the copy becomes the live table. The parameters come from the
+// catalog as name=value, the form ALTER TABLE ... SET takes; they cannot be bound as parameters.
+func copyStorageParams(ctx context.Context, tx pgx.Tx, from, table string) error {
+	var params string
+	err := tx.QueryRow(ctx, `SELECT coalesce(array_to_string(reloptions, ', '), '') FROM pg_class WHERE oid = $1::regclass`,
+		from).Scan(&params)
+	if err != nil || params == "" {
+		return err
+	}
+	_, err = tx.Exec(ctx, `ALTER TABLE `+table+` SET (`+params+`)`)
+	return err
 }
 
 // deferIndexes drops the copy's indexes that are not unique and records statements that create them

@@ -156,7 +156,7 @@ func TestRebuildWhileLive(t *testing.T) {
 		wg.Go(func() { r.run(stop) })
 	}
 
-	indexesBefore := indexNames(t, e)
+	indexesBefore, paramsBefore := indexNames(t, e), storageParams(t, e)
 	e.request(t, false, projections.All()...)
 	e.waitRebuilt(t, 2, allNames()...)
 	time.Sleep(100 * time.Millisecond) // reads and appends after the switch too
@@ -190,6 +190,10 @@ WHERE table_schema LIKE 'retired\_%\_2'`).Scan(&kept); err != nil || kept != 8 {
 	if got := indexNames(t, e); got != indexesBefore {
 		t.Errorf("indexes after the switch:\n%s\nwant\n%s", got, indexesBefore)
 	}
+	// And their storage parameters (the fillfactor that keeps updates HOT).
+	if got := storageParams(t, e); got != paramsBefore {
+		t.Errorf("storage parameters after the switch:\n%s\nwant\n%s", got, paramsBefore)
+	}
 	var leftover int
 	if err := e.pool.QueryRow(timeout(t, 5*time.Second), `SELECT count(*) FROM pg_namespace
 WHERE nspname LIKE 'rebuild\_%' OR nspname LIKE 'retired\_%\_1'`).Scan(&leftover); err != nil || leftover != 0 {
@@ -206,6 +210,17 @@ WHERE schemaname = current_schema() AND tablename LIKE 'rm\_%' ORDER BY 1`)
 		t.Fatalf("indexes: %v", names)
 	}
 	return strings.Join(names, " ")
+}
+
+// storageParams lists the storage parameters of the read-model tables in the live schema.
+func storageParams(t *testing.T, e *env) string {
+	t.Helper()
+	params := e.strings(t, `SELECT relname || ' ' || array_to_string(reloptions, ',') FROM pg_class
+WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' AND relname LIKE 'rm\_%' AND reloptions IS NOT NULL ORDER BY 1`)
+	if len(params) == 0 {
+		t.Fatal("no read-model table has storage parameters")
+	}
+	return strings.Join(params, " ")
 }
 
 // strings runs a query of one text column and returns its rows.
