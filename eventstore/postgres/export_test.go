@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/orderflow/orderflow/eventstore"
 )
@@ -10,8 +11,15 @@ import (
 // is called; queued tells how many wait.
 func HoldGroupCommit(s *Store) (queued func() int, release func()) {
 	g := s.group
+	// Once the slots are idle: a slot still writing an earlier batch would take the appends queued
+	// meanwhile without waiting for release.
 	g.mu.Lock()
-	held := g.slots - g.running
+	for g.running > 0 {
+		g.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		g.mu.Lock()
+	}
+	held := g.slots
 	g.running = g.slots
 	g.mu.Unlock()
 	queued = func() int {

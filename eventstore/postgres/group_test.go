@@ -256,6 +256,9 @@ func TestGroupCommitUsesGenericPlan(t *testing.T) {
 			}()
 		}
 		for queued() != 3 {
+			if ctx.Err() != nil {
+				t.Fatalf("round %d: %d appends queued, want 3", round, queued())
+			}
 			time.Sleep(time.Millisecond)
 		}
 		release()
