@@ -234,11 +234,11 @@ func (g *groupCommit) insert(ctx context.Context, byID map[uuid.UUID]*queuedAppe
 	defer conn.Release()
 	// On its generic plan (see genericPlan): a custom plan knows how many rows unnest gives, so the
 	// generic plan, which takes a hundred, never looks as cheap, and each group was planned anew.
-	batch := &pgx.Batch{}
-	batch.Queue(genericPlan)
-	batch.Queue(groupSQL, args...)
-	results := conn.SendBatch(ctx, batch)
-	written, err := readGroup(results, byID)
+	results, rows, err := queryGeneric(ctx, conn, groupSQL, args...)
+	var written []*queuedAppend
+	if err == nil {
+		written, err = readGroup(rows, byID)
+	}
 	// The implicit transaction commits at the batch's end: only then is anything written.
 	if cerr := results.Close(); err == nil {
 		err = cerr
@@ -254,14 +254,7 @@ func (g *groupCommit) insert(ctx context.Context, byID map[uuid.UUID]*queuedAppe
 
 // readGroup reads the rows the grouped statement inserted into their appends in byID, and returns
 // those appends.
-func readGroup(results pgx.BatchResults, byID map[uuid.UUID]*queuedAppend) ([]*queuedAppend, error) {
-	if _, err := results.Exec(); err != nil {
-		return nil, err
-	}
-	rows, err := results.Query()
-	if err != nil {
-		return nil, err
-	}
+func readGroup(rows pgx.Rows, byID map[uuid.UUID]*queuedAppend) ([]*queuedAppend, error) {
 	defer rows.Close()
 	var written []*queuedAppend
 	for rows.Next() {

@@ -401,7 +401,7 @@ WHERE (tx_id, seq) > ($1, $2) AND tx_id < ` + visibleBelow + `
 ORDER BY tx_id, seq LIMIT $3`
 
 // genericPlan makes the rest of its transaction run prepared statements on their generic plans.
-// ReadAll and grouped appends (groupCommit.insert) send it ahead of their statement in one batch.
+// ReadAll and grouped appends (groupCommit.insert) send it ahead of their statement (queryGeneric).
 // Left to itself, PostgreSQL plans readAllSQL afresh on every call: a generic plan must be cheaper
 // than the average custom one, and readAllSQL's never is, since it takes LIMIT $3 for a tenth of
 // the rows the range selects while a custom plan knows the limit. Both are the same scan of the
@@ -412,14 +412,13 @@ ORDER BY tx_id, seq LIMIT $3`
 // every time anyway; the setting then does nothing.
 const genericPlan = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
 
-// ReadAll implements eventstore.LogReader. It sends genericPlan and the read in one pipeline: one
-// round trip, as the read alone.
+// ReadAll implements eventstore.LogReader, on the read's generic plan (see queryGeneric).
 func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, limit int) ([]eventstore.RecordedEvent, error) {
-	batch := &pgx.Batch{}
-	batch.Queue(genericPlan)
-	batch.Queue(readAllSQL, int64(from.Commit), int64(from.Prepare), limit)
-	results := s.pool.SendBatch(ctx, batch)
-	out, err := readAllResults(results, limit)
+	results, rows, err := queryGeneric(ctx, s.pool, readAllSQL, int64(from.Commit), int64(from.Prepare), limit)
+	var out []eventstore.RecordedEvent
+	if err == nil {
+		out, err = scanEvents(rows, limit)
+	}
 	if cerr := results.Close(); err == nil && cerr != nil {
 		err = translate(cerr)
 	}
@@ -429,15 +428,24 @@ func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, limit int
 	return out, nil
 }
 
-func readAllResults(results pgx.BatchResults, limit int) ([]eventstore.RecordedEvent, error) {
+// queryGeneric runs the query sql on its prepared statement's generic plan: it sends genericPlan and
+// sql in one batch, one round trip as sql alone. The caller reads rows (nil with an error, which is
+// translated) and then closes results, which ends the batch's implicit transaction.
+func queryGeneric(ctx context.Context, db interface {
+	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
+}, sql string, args ...any) (pgx.BatchResults, pgx.Rows, error) {
+	batch := &pgx.Batch{}
+	batch.Queue(genericPlan)
+	batch.Queue(sql, args...)
+	results := db.SendBatch(ctx, batch)
 	if _, err := results.Exec(); err != nil {
-		return nil, translate(err)
+		return results, nil, translate(err)
 	}
 	rows, err := results.Query()
 	if err != nil {
-		return nil, translate(err)
+		return results, nil, translate(err)
 	}
-	return scanEvents(rows, limit)
+	return results, rows, nil
 }
 
 // Head implements eventstore.LogReader.
